@@ -1,0 +1,79 @@
+"""Data sets that need no network (shared).
+
+Real data: scikit-learn's bundled handwritten digits (1797 images of 8x8 pixels, 10 classes;
+UCI ML repository, shipped inside scikit-learn). Toy data: generated from a seed.
+"""
+import numpy as np
+
+
+def train_val_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=0):
+    """Shuffle and split into train/validation/test (default 6:2:2).
+
+    X: (N, ...) array; y: (N,) array.
+    Returns ((X_train, y_train), (X_val, y_val), (X_test, y_test)).
+    """
+    if not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions must sum to 1, got {fractions}")
+    n = len(X)
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    parts = np.split(order, [n_train, n_train + n_val])
+    return tuple((X[p], y[p]) for p in parts)
+
+
+def load_digits(seed=0, fractions=(0.6, 0.2, 0.2), scale=True):
+    """scikit-learn's 8x8 digits as flat vectors, split 6:2:2.
+
+    Returns ((X_train, y_train), (X_val, y_val), (X_test, y_test)) with X of shape (N, 64),
+    pixel values scaled from 0..16 to 0..1 when ``scale`` is true, and y of shape (N,) in 0..9.
+    """
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    X = d.data.astype(np.float64)
+    if scale:
+        X = X / 16.0
+    return train_val_test_split(X, d.target.astype(np.int64), fractions, seed)
+
+
+def blobs(n_per_class=50, centers=((-2, -2), (2, 2), (-2, 2)), std=0.8, seed=0):
+    """Gaussian blobs in 2-D: X (n_per_class*K, 2), y (n_per_class*K,) in 0..K-1."""
+    rng = np.random.default_rng(seed)
+    centers = np.asarray(centers, float)
+    X = np.concatenate([c + std * rng.standard_normal((n_per_class, 2)) for c in centers])
+    y = np.repeat(np.arange(len(centers)), n_per_class)
+    return X, y
+
+
+def spiral(n_per_class=100, n_classes=3, noise=0.2, seed=0):
+    """CS231n's spiral: K interleaved arms in 2-D, not linearly separable.
+
+    Returns X (n_per_class*K, 2) and y (n_per_class*K,).
+    """
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for k in range(n_classes):
+        r = np.linspace(0.0, 1.0, n_per_class)
+        t = np.linspace(k * 4, (k + 1) * 4, n_per_class) + noise * rng.standard_normal(n_per_class)
+        X.append(np.c_[r * np.sin(t), r * np.cos(t)])
+        y.append(np.full(n_per_class, k))
+    return np.concatenate(X), np.concatenate(y)
+
+
+def xor(n=200, noise=0.1, seed=0):
+    """Noisy XOR in 2-D: X (n, 2) around the four corners of the unit square, y (n,) in {0, 1}."""
+    rng = np.random.default_rng(seed)
+    corners = rng.integers(0, 2, size=(n, 2))
+    X = corners + noise * rng.standard_normal((n, 2))
+    y = corners[:, 0] ^ corners[:, 1]
+    return X, y
+
+
+def one_hot(y, n_classes=None):
+    """Integer labels (N,) -> one-hot matrix (N, C)."""
+    y = np.asarray(y)
+    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+    out = np.zeros((len(y), n_classes))
+    out[np.arange(len(y)), y] = 1.0
+    return out

@@ -1,0 +1,55 @@
+"""Chapter 2: loss functions (multiclass SVM/hinge, MSE) and L2 regularisation."""
+import numpy as np
+
+
+def svm_loss(S, y, margin=1.0):
+    """Multiclass SVM (hinge) loss per example.
+
+    L_i = sum_{j != y_i} max(0, S[i, j] - S[i, y_i] + margin)
+    S: (N, C) scores; y: (N,) correct classes.
+    Returns L: (N,) per-example losses.
+    """
+    n = np.arange(len(S))
+    margins = np.maximum(0.0, S - S[n, y][:, None] + margin)
+    margins[n, y] = 0.0
+    return margins.sum(axis=1)
+
+
+def svm_loss_grad(S, y, margin=1.0):
+    """Gradient of mean(svm_loss(S, y)) with respect to the scores.
+
+    S: (N, C); y: (N,). Returns dS: (N, C): +1/N for every violating wrong class,
+    and minus (number of violations)/N for the correct class.
+    """
+    n = np.arange(len(S))
+    violated = (S - S[n, y][:, None] + margin > 0).astype(float)
+    violated[n, y] = 0.0
+    violated[n, y] = -violated.sum(axis=1)
+    return violated / len(S)
+
+
+def l2_penalty(W):
+    """R(W) = sum of squared weights. W: any shape. Returns a float."""
+    return float(np.sum(W * W))
+
+
+def full_loss(data_losses, W, reg):
+    """Full loss = mean data loss + reg * R(W). data_losses: (N,); W: weights; reg: lambda."""
+    return float(np.mean(data_losses)) + reg * l2_penalty(W)
+
+
+def linear_svm_loss_and_grad(W, b, X, y, reg):
+    """Full SVM loss of a linear classifier and its gradients.
+
+    W: (C, D); b: (C,); X: (N, D); y: (N,); reg: lambda.
+    Returns (loss, dW (C, D), db (C,)).
+    """
+    S = X @ W.T + b
+    loss = full_loss(svm_loss(S, y), W, reg)
+    dS = svm_loss_grad(S, y)
+    return loss, dS.T @ X + 2 * reg * W, dS.sum(axis=0)
+
+
+def mse(pred, target):
+    """Mean squared error over all entries: mean((pred - target)**2). Any equal shapes."""
+    return float(np.mean((np.asarray(pred) - np.asarray(target)) ** 2))
