@@ -1,6 +1,7 @@
 # One command per job. Each creates .venv and installs the pinned toolchain first if needed.
 #   make book   -> executed HTML book in _build/html
 #   make test   -> the whole test suite
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PY     := .venv/bin/python
 STAMP  := .venv/.installed
 
@@ -21,7 +22,7 @@ test: $(STAMP)
 
 # Instructor steps (nbgrader, configured by nbgrader_config.py). A=assignment name, e.g. A=ch01_linear.
 release: $(STAMP)
-	.venv/bin/nbgrader generate_assignment $(if $(A),$(A),--all) --force
+	for a in $(if $(A),$(A),$$(ls solutions)); do .venv/bin/nbgrader generate_assignment $$a --force || exit 1; done
 
 autograde: $(STAMP)
 	.venv/bin/nbgrader autograde $(A)
