@@ -18,6 +18,7 @@ book: $(STAMP)
 	.venv/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
 test: $(STAMP)
+	bash tools/install_sysdeps.sh
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 # Instructor steps (nbgrader, configured by nbgrader_config.py). A=assignment name, e.g. A=ch01_linear.

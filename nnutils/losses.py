@@ -1,9 +1,24 @@
 """Chapter 2: loss functions (multiclass SVM/hinge, MSE) and L2 regularisation."""
+from itertools import combinations_with_replacement
+
 import numpy as np
 
 
+def svm_loss_one(s, y, margin=1.0):
+    """Multiclass SVM loss of ONE example, written exactly as the formula (a loop over classes).
+
+    L = sum_{j != y} max(0, s[j] - s[y] + margin)
+    s: (C,) scores of one example; y: its correct class. Returns a float.
+    """
+    loss = 0.0
+    for j in range(len(s)):
+        if j != y:
+            loss += max(0.0, s[j] - s[y] + margin)
+    return loss
+
+
 def svm_loss(S, y, margin=1.0):
-    """Multiclass SVM (hinge) loss per example.
+    """Multiclass SVM (hinge) loss per example, vectorised over a batch.
 
     L_i = sum_{j != y_i} max(0, S[i, j] - S[i, y_i] + margin)
     S: (N, C) scores; y: (N,) correct classes.
@@ -41,7 +56,7 @@ def full_loss(data_losses, W, reg):
 def linear_svm_loss_and_grad(W, b, X, y, reg):
     """Full SVM loss of a linear classifier and its gradients.
 
-    W: (C, D); b: (C,); X: (N, D); y: (N,); reg: lambda.
+    W: (C, D); b: (C,); X: (N, D); y: (N,); reg: lambda (the bias is not regularised).
     Returns (loss, dW (C, D), db (C,)).
     """
     S = X @ W.T + b
@@ -53,3 +68,15 @@ def linear_svm_loss_and_grad(W, b, X, y, reg):
 def mse(pred, target):
     """Mean squared error over all entries: mean((pred - target)**2). Any equal shapes."""
     return float(np.mean((np.asarray(pred) - np.asarray(target)) ** 2))
+
+
+def polynomial_features(X, degree):
+    """All monomials of the input features of total degree 1..degree (no constant term).
+
+    X: (N, D). For D = 2 and degree 2 the columns are x0, x1, x0*x0, x0*x1, x1*x1.
+    Returns (N, F) with F = number of monomials; a linear model on them has curved boundaries.
+    """
+    cols = [np.prod(X[:, list(idx)], axis=1)
+            for d in range(1, degree + 1)
+            for idx in combinations_with_replacement(range(X.shape[1]), d)]
+    return np.stack(cols, axis=1)

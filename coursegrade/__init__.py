@@ -1,0 +1,1 @@
+"""coursegrade: the instructor's grading command (wraps nbgrader; see coursegrade/README.md)."""

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# System packages the test suite needs (Debian): bubblewrap (grading sandbox), PostgreSQL
+# (gradebook on a real server), Chromium (browser tests). Idempotent; skipped when present.
+set -euo pipefail
+need=()
+command -v bwrap >/dev/null || need+=(bubblewrap)
+command -v chromium >/dev/null || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "install_sysdeps: not root; please install: ${need[*]} (tests needing them will skip with a reason)" >&2
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "install_sysdeps: installed ${need[*]}"
