@@ -1,0 +1,107 @@
+"""nnutils.linear against the notes' numbers, PyTorch with copied weights and numpy's lstsq."""
+import numpy as np
+import pytest
+import torch
+
+from nnutils import linear
+
+X_NOTES = np.array([56, 231, 24, 2], dtype=float)
+W_NOTES = np.array([[0.2, -0.5, 0.1, 2.0], [1.5, 1.3, 2.1, 0.0], [0.0, 0.25, 0.2, -0.3]])
+B_NOTES = np.array([1.1, 3.2, -1.2])
+
+YUSHU = [
+    (np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]), np.array([0.1, 0.2, 0.3])),
+    (np.array([[0.1, 0.4], [0.2, 0.5], [0.3, 0.6]]), np.array([0.1, 0.2])),
+    (np.array([[0.1, 0.3], [0.2, 0.4]]), np.array([0.1, 0.2])),
+]
+
+
+def test_notes_scores():
+    s = linear.linear_scores(X_NOTES, W_NOTES, B_NOTES)
+    assert s.shape == (3,) and np.allclose(s, [-96.8, 437.9, 60.75])
+    assert not np.isclose(s[2], 61.95), "the slide's 61.95 omits the bias"
+    assert np.isclose(W_NOTES[2] @ X_NOTES, 61.95)
+
+
+def test_scores_batch_vs_torch_linear():
+    rng = np.random.default_rng(0)
+    X, W, b = rng.normal(size=(7, 5)), rng.normal(size=(3, 5)), rng.normal(size=3)
+    layer = torch.nn.Linear(5, 3).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(W))
+        layer.bias.copy_(torch.tensor(b))
+        ref = layer(torch.tensor(X)).numpy()
+    S = linear.linear_scores(X, W, b)
+    assert S.shape == (7, 3) and np.allclose(S, ref)
+
+
+def test_bias_trick():
+    x1, W1 = linear.bias_trick(X_NOTES, W_NOTES, B_NOTES)
+    assert x1.shape == (5,) and W1.shape == (3, 5) and x1[-1] == 1.0
+    assert np.allclose(W1 @ x1, [-96.8, 437.9, 60.75])
+    rng = np.random.default_rng(1)
+    X, W, b = rng.normal(size=(6, 4)), rng.normal(size=(2, 4)), rng.normal(size=2)
+    X1, W1 = linear.bias_trick(X, W, b)
+    assert X1.shape == (6, 5) and np.allclose(X1 @ W1.T, linear.linear_scores(X, W, b))
+
+
+def test_yushu_three_layers():
+    Y, cache = linear.network_forward(np.array([1.0, 0.5]), YUSHU)
+    (A1, Z1), _, (A3, Z3) = cache
+    assert np.allclose(A1, [0.3, 0.7, 1.1], atol=5e-9)
+    assert np.allclose(Z1, [0.57444252, 0.66818777, 0.75026011], atol=5e-9)
+    assert np.allclose(Y, [0.31682708, 0.69627909], atol=5e-9)
+    assert np.array_equal(A3, Z3), "identity output"
+
+
+def test_network_forward_vs_torch():
+    rng = np.random.default_rng(2)
+    sizes = [5, 8, 6, 3]
+    params = [(rng.normal(size=(m, n)), rng.normal(size=n)) for m, n in zip(sizes[:-1], sizes[1:])]
+    X = rng.normal(size=(10, 5))
+    mods = []
+    for W, b in params:
+        layer = torch.nn.Linear(*W.shape).double()
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(W.T))   # torch stores (out, in)
+            layer.bias.copy_(torch.tensor(b))
+        mods += [layer, torch.nn.Sigmoid()]
+    net = torch.nn.Sequential(*mods[:-1])           # identity after the last layer
+    with torch.no_grad():
+        ref = net(torch.tensor(X)).numpy()
+    Y, cache = linear.network_forward(X, params)
+    assert Y.shape == (10, 3) and np.allclose(Y, ref) and len(cache) == 3
+    Y2, _ = linear.network_forward(X, params, hidden=np.tanh, output=linear.sigmoid)
+    linears = [m for m in mods if isinstance(m, torch.nn.Linear)]
+    net2 = torch.nn.Sequential(linears[0], torch.nn.Tanh(), linears[1], torch.nn.Tanh(), linears[2],
+                               torch.nn.Sigmoid())
+    with torch.no_grad():
+        assert np.allclose(Y2, net2(torch.tensor(X)).numpy())
+
+
+def test_sigmoid_identity():
+    z = np.linspace(-30, 30, 61)
+    assert np.allclose(linear.sigmoid(z), torch.sigmoid(torch.tensor(z)).numpy())
+    assert linear.sigmoid(np.array(0.0)) == 0.5
+    assert linear.identity(z) is z
+
+
+@pytest.mark.parametrize("reg", [0.0, 1e-2, 1.0])
+def test_fit_least_squares_vs_lstsq(reg):
+    rng = np.random.default_rng(3)
+    N, D, C = 40, 5, 3
+    X, y = rng.normal(size=(N, D)), rng.integers(0, C, N)
+    W, b = linear.fit_least_squares(X, y, C, reg=reg)
+    assert W.shape == (C, D) and b.shape == (C,)
+    # ridge as an ordinary least-squares problem: stack sqrt(reg) * I below X (bias unpenalised)
+    X1 = np.c_[X, np.ones(N)]
+    T = np.eye(C)[y]
+    A = np.r_[X1, np.c_[np.sqrt(reg) * np.eye(D), np.zeros(D)]]
+    B = np.r_[T, np.zeros((D, C))]
+    ref = np.linalg.lstsq(A, B, rcond=None)[0].T
+    assert np.allclose(W, ref[:, :-1]) and np.allclose(b, ref[:, -1])
+
+
+def test_accuracy():
+    S = np.array([[0.1, 0.9], [2.0, 1.0], [0.0, 3.0]])
+    assert linear.accuracy(S, np.array([1, 0, 0])) == pytest.approx(2 / 3)
