@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System packages the test suite needs (Debian): bubblewrap (grading sandbox), PostgreSQL
-# (gradebook on a real server), Chromium (browser tests). Idempotent; skipped when present.
+# (gradebook on a real server), Chromium and a CJK font (browser tests). Idempotent; skipped when present.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v chromium >/dev/null || need+=(chromium)
+# a CJK font, so the browser tests' screenshots of the bilingual pages show 中文, not boxes
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need+=(fonts-wqy-microhei)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
