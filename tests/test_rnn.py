@@ -1,0 +1,168 @@
+"""nnutils.rnn against independent references: numerical gradients and torch.nn.RNN / nn.LSTM
+with copied weights (float64: outputs and every gradient)."""
+import numpy as np
+import pytest
+import torch
+
+from nnutils import rnn
+from nnutils.gradcheck import numerical_gradient, rel_error
+
+N, T, D, H = 3, 5, 4, 6
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _check_step_grads(forward, backward, arrays, douts, tol=1e-7):
+    """Numerical vs analytic gradients of sum_k <forward(*arrays)[k], douts[k]> w.r.t. each array."""
+    def loss():
+        outs = forward(*arrays)
+        return sum(float(np.sum(o * d)) for o, d in zip(outs, douts))
+
+    analytic = backward(*douts)
+    for k, a in enumerate(arrays):
+        num = numerical_gradient(loss, a)
+        assert rel_error(num, analytic[k]) < tol, f"gradient #{k}: rel error {rel_error(num, analytic[k])}"
+
+
+def test_sigmoid_stable_and_correct():
+    z = np.array([-1000.0, -5.0, 0.0, 3.0, 1000.0])
+    with np.errstate(all="raise"):
+        s = rnn.sigmoid(z)
+    assert np.allclose(s, torch.sigmoid(torch.tensor(z)).numpy())
+
+
+def test_rnn_step_backward_numerical():
+    r = _rng(1)
+    x, h, Wx, Wh, b = (r.normal(size=s) for s in [(N, D), (N, H), (D, H), (H, H), (H,)])
+    dh = r.normal(size=(N, H))
+    cache = {}
+
+    def fwd(x, h, Wx, Wh, b):
+        out, cache["c"] = rnn.rnn_step_forward(x, h, Wx, Wh, b)
+        return (out,)
+
+    fwd(x, h, Wx, Wh, b)
+    _check_step_grads(fwd, lambda d: rnn.rnn_step_backward(d, cache["c"]), [x, h, Wx, Wh, b], [dh])
+
+
+def test_lstm_step_backward_numerical():
+    r = _rng(2)
+    x, h, c = r.normal(size=(N, D)), r.normal(size=(N, H)), r.normal(size=(N, H))
+    Wx, Wh, b = r.normal(size=(D, 4 * H)), r.normal(size=(H, 4 * H)), r.normal(size=4 * H)
+    dh, dc = r.normal(size=(N, H)), r.normal(size=(N, H))
+    cache = {}
+
+    def fwd(x, h, c, Wx, Wh, b):
+        hn, cn, cache["c"] = rnn.lstm_step_forward(x, h, c, Wx, Wh, b)
+        return hn, cn
+
+    fwd(x, h, c, Wx, Wh, b)
+    grads = lambda dh_, dc_: rnn.lstm_step_backward(dh_, dc_, cache["c"])
+    _check_step_grads(fwd, grads, [x, h, c, Wx, Wh, b], [dh, dc])
+
+
+def test_sequence_equals_chained_steps():
+    r = _rng(3)
+    x, h0 = r.normal(size=(N, T, D)), r.normal(size=(N, H))
+    Wx, Wh, b = r.normal(size=(D, 4 * H)), r.normal(size=(H, 4 * H)), r.normal(size=4 * H)
+    hseq, _ = rnn.lstm_forward(x, h0, Wx, Wh, b)
+    h, c = h0, np.zeros_like(h0)
+    for t in range(T):
+        h, c, _ = rnn.lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        assert np.allclose(hseq[:, t], h)
+    Wx, Wh, b = Wx[:, :H], Wh[:, :H], b[:H]
+    hseq, _ = rnn.rnn_forward(x, h0, Wx, Wh, b)
+    h = h0
+    for t in range(T):
+        h, _ = rnn.rnn_step_forward(x[:, t], h, Wx, Wh, b)
+        assert np.allclose(hseq[:, t], h)
+
+
+def _torch_reference(module, x, h0, c0, G):
+    """Outputs and gradients of loss = sum(out * G) from a torch module, as float64 numpy arrays."""
+    xt = torch.tensor(x, requires_grad=True)
+    h0t = torch.tensor(h0[None], requires_grad=True)
+    if c0 is None:
+        out, hn = module(xt, h0t)
+        cn = None
+    else:
+        c0t = torch.tensor(c0[None], requires_grad=True)
+        out, (hn, cn) = module(xt, (h0t, c0t))
+    (out * torch.tensor(G)).sum().backward()
+    ref = {
+        "out": out.detach().numpy(), "dx": xt.grad.numpy(), "dh0": h0t.grad[0].numpy(),
+        "dWx": module.weight_ih_l0.grad.numpy().T, "dWh": module.weight_hh_l0.grad.numpy().T,
+        "db_ih": module.bias_ih_l0.grad.numpy(), "db_hh": module.bias_hh_l0.grad.numpy(),
+    }
+    if c0 is not None:
+        ref["dc0"], ref["cn"] = c0t.grad[0].numpy(), cn.detach()[0].numpy()
+    return ref
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rnn_matches_torch(seed):
+    torch.manual_seed(seed)
+    r = _rng(seed)
+    module = torch.nn.RNN(D, H, batch_first=True).double()
+    x, h0, G = r.normal(size=(N, T, D)), r.normal(size=(N, H)), r.normal(size=(N, T, H))
+    ref = _torch_reference(module, x, h0, None, G)
+    Wx, Wh, b = rnn.from_torch(module)
+    out, cache = rnn.rnn_forward(x, h0, Wx, Wh, b)
+    dx, dh0, dWx, dWh, db = rnn.rnn_backward(G, cache)
+    assert rel_error(out, ref["out"]) < 1e-10
+    for name, got in [("dx", dx), ("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db_ih", db), ("db_hh", db)]:
+        assert rel_error(got, ref[name]) < 1e-9, name
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lstm_matches_torch(seed):
+    torch.manual_seed(seed)
+    r = _rng(seed)
+    module = torch.nn.LSTM(D, H, batch_first=True).double()
+    x, h0, c0 = r.normal(size=(N, T, D)), r.normal(size=(N, H)), r.normal(size=(N, H))
+    G = r.normal(size=(N, T, H))
+    ref = _torch_reference(module, x, h0, c0, G)
+    Wx, Wh, b = rnn.from_torch(module)
+    out, cache = rnn.lstm_forward(x, h0, Wx, Wh, b, c0)
+    dx, dh0, dc0, dWx, dWh, db = rnn.lstm_backward(G, cache)
+    assert rel_error(out, ref["out"]) < 1e-10
+    assert rel_error(cache["c"][-1], ref["cn"]) < 1e-10
+    for name, got in [("dx", dx), ("dh0", dh0), ("dc0", dc0), ("dWx", dWx), ("dWh", dWh),
+                      ("db_ih", db), ("db_hh", db)]:
+        assert rel_error(got, ref[name]) < 1e-9, name
+
+
+def test_lstm_sequence_backward_numerical():
+    """The BPTT loop itself, against centred differences (independent of torch)."""
+    r = _rng(4)
+    x, h0, c0 = r.normal(size=(2, 4, 3)), r.normal(size=(2, 5)), r.normal(size=(2, 5))
+    Wx, Wh, b = r.normal(size=(3, 20)) * 0.5, r.normal(size=(5, 20)) * 0.5, r.normal(size=20)
+    G = r.normal(size=(2, 4, 5))
+    loss = lambda: float(np.sum(rnn.lstm_forward(x, h0, Wx, Wh, b, c0)[0] * G))
+    _, cache = rnn.lstm_forward(x, h0, Wx, Wh, b, c0)
+    grads = rnn.lstm_backward(G, cache)
+    for k, a in enumerate([x, h0, c0, Wx, Wh, b]):
+        assert rel_error(numerical_gradient(loss, a), grads[k]) < 1e-7, k
+
+
+def test_gates_cache_matches_step():
+    r = _rng(5)
+    x, h0 = r.normal(size=(N, T, D)), np.zeros((N, H))
+    Wx, Wh, b = r.normal(size=(D, 4 * H)), r.normal(size=(H, 4 * H)), r.normal(size=4 * H)
+    _, cache = rnn.lstm_forward(x, h0, Wx, Wh, b)
+    _, _, step = rnn.lstm_step_forward(x[:, 0], h0, h0, Wx, Wh, b)
+    i, f, g, o = step[5:9]
+    assert np.allclose(cache["gates"][0], np.concatenate([i, f, g, o], axis=1))
+    assert cache["gates"].shape == (T, N, 4 * H) and cache["c"].shape == (T + 1, N, H)
+
+
+def test_float32_stays_float32():
+    """The benchmark runs in float32: no silent upcast to float64 inside the loops."""
+    r = _rng(6)
+    f32 = lambda *s: r.normal(size=s).astype(np.float32)
+    x, h0 = f32(N, T, D), f32(N, H)
+    out, cache = rnn.lstm_forward(x, h0, f32(D, 4 * H), f32(H, 4 * H), f32(4 * H))
+    grads = rnn.lstm_backward(f32(N, T, H), cache)
+    assert out.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
