@@ -1,0 +1,244 @@
+"""nnutils.training against PyTorch (functions, modules and optimisers with copied weights),
+numerical gradients (float64, relative error via nnutils.gradcheck) and the notes' numbers."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnutils import training as tr
+from nnutils.gradcheck import numerical_gradient, rel_error
+
+TORCH_ACT = {
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
+    "elu": lambda x: F.elu(x, 1.0),
+    "swish": F.silu,
+}
+
+
+def _points():
+    x = np.linspace(-6, 6, 101)
+    return x[np.abs(x) > 1e-9]          # away from the kink at 0 (numerical check)
+
+
+@pytest.mark.parametrize("name", sorted(tr.ACTIVATIONS))
+def test_activation_and_derivative_vs_torch_and_numerical(name):
+    f, df = tr.ACTIVATIONS[name]
+    x = _points()
+    tx = torch.tensor(x, requires_grad=True)
+    y = TORCH_ACT[name](tx)
+    y.sum().backward()
+    assert rel_error(f(x), y.detach().numpy()) < 1e-12
+    assert rel_error(df(x), tx.grad.numpy()) < 1e-10      # 1 - tanh^2 cancels where tanh saturates
+    h = 1e-5
+    num = (f(x + h) - f(x - h)) / (2 * h)        # elementwise centred difference
+    assert rel_error(df(x), num) < 1e-7
+
+
+def test_activation_parameters_and_extremes():
+    x = np.array([-3.0, 2.0])
+    assert np.allclose(tr.leaky_relu(x, 0.2), F.leaky_relu(torch.tensor(x), 0.2).numpy())
+    assert np.allclose(tr.elu(x, 0.5), F.elu(torch.tensor(x), 0.5).numpy())
+    assert np.allclose(tr.elu_grad(x, 0.5), [0.5 * np.exp(-3.0), 1.0])
+    assert np.allclose(tr.swish(x, 2.0), x / (1 + np.exp(-2 * x)))
+    tx = torch.tensor(x, requires_grad=True)
+    (tx * torch.sigmoid(2.0 * tx)).sum().backward()
+    assert rel_error(tr.swish_grad(x, 2.0), tx.grad.numpy()) < 1e-12
+    tx = torch.tensor(x, requires_grad=True)
+    F.leaky_relu(tx, 0.2).sum().backward()
+    assert rel_error(tr.leaky_relu_grad(x, 0.2), tx.grad.numpy()) < 1e-12
+    big = np.array([-1000.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # no overflow at the extremes
+        assert np.array_equal(tr.sigmoid(big), [0.0, 1.0])
+        assert np.array_equal(tr.sigmoid_grad(big), [0.0, 0.0])
+        assert np.allclose(tr.elu(big), [-1.0, 1000.0])
+    assert tr.sigmoid_grad(np.array([0.0]))[0] == 0.25          # the sigmoid's largest slope
+
+
+def test_relu_grad_at_zero_matches_torch():
+    tx = torch.tensor([0.0, -0.0], dtype=torch.float64, requires_grad=True)
+    torch.relu(tx).sum().backward()
+    assert np.array_equal(tr.relu_grad(np.array([0.0, -0.0])), tx.grad.numpy())
+
+
+def test_maxout_vs_loop_and_numerical():
+    rng = np.random.default_rng(0)
+    N, D, M, K = 5, 4, 3, 2
+    X, W, b = rng.normal(size=(N, D)), rng.normal(size=(K, M, D)), rng.normal(size=(K, M))
+    out, cache = tr.maxout_forward(X, W, b)
+    loop = np.array([[max(X[n] @ W[k, m] + b[k, m] for k in range(K)) for m in range(M)] for n in range(N)])
+    assert out.shape == (N, M) and np.allclose(out, loop)
+    dout = rng.normal(size=(N, M))
+    dX, dW, db = tr.maxout_backward(dout, cache)
+    assert (dX.shape, dW.shape, db.shape) == (X.shape, W.shape, b.shape)
+    f = lambda: float(np.sum(tr.maxout_forward(X, W, b)[0] * dout))  # noqa: E731
+    for g, p in [(dX, X), (dW, W), (db, b)]:
+        assert rel_error(g, numerical_gradient(f, p)) < 1e-7
+    # maxout with pieces (x, 0) is ReLU, with (x, 0.1x) leaky ReLU
+    x = np.linspace(-2, 2, 9)[:, None]
+    relu_out, _ = tr.maxout_forward(x, np.array([[[1.0]], [[0.0]]]), np.zeros((2, 1)))
+    assert np.allclose(relu_out[:, 0], tr.relu(x[:, 0]))
+
+
+def test_preprocess_uses_training_statistics():
+    rng = np.random.default_rng(1)
+    X_tr = rng.normal(loc=[5.0, -2.0, 0.0], scale=[3.0, 0.5, 1.0], size=(200, 3))
+    X_tr[:, 2] = 7.0                                          # a constant column
+    X_te = rng.normal(loc=[5.0, -2.0, 0.0], size=(50, 3))
+    s_tr, s_te = tr.preprocess(X_tr, X_te, method="standardize")
+    assert np.allclose(s_tr[:, :2].mean(axis=0), 0) and np.allclose(s_tr[:, :2].std(axis=0), 1)
+    assert np.allclose(s_tr[:, 2], 0)                         # constant: shifted, not divided by 0
+    assert np.allclose(s_te[:, :2], (X_te[:, :2] - X_tr[:, :2].mean(0)) / X_tr[:, :2].std(0))
+    m_tr, m_te = tr.preprocess(X_tr, X_te, method="minmax")
+    assert np.allclose(m_tr[:, :2].min(0), 0) and np.allclose(m_tr[:, :2].max(0), 1)
+    assert np.allclose(m_te, (X_te - X_tr.min(0)) / np.where(np.ptp(X_tr, 0) > 0, np.ptp(X_tr, 0), 1))
+    (c_tr,) = tr.preprocess(X_tr, method="center")
+    assert np.allclose(c_tr.mean(0), 0) and np.allclose(c_tr.std(0), X_tr.std(0))
+    with pytest.raises(ValueError):
+        tr.preprocess(X_tr, method="nope")
+
+
+def test_init_scales():
+    for method, std in [("small", 0.01), ("xavier", np.sqrt(1 / 400)), ("he", np.sqrt(2 / 400))]:
+        W = tr.init_weights(400, 300, method, rng=0)
+        assert W.shape == (300, 400)
+        assert abs(W.std() / std - 1) < 0.02 and abs(W.mean()) < 0.05 * std
+
+
+def test_count_parameters_mnist_vs_torch():
+    sizes = [784, 16, 16, 10]
+    net = torch.nn.Sequential(torch.nn.Linear(784, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),
+                              torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    assert tr.count_parameters(sizes) == sum(p.numel() for p in net.parameters()) == 13002
+    assert tr.count_parameters([784, 16, 10]) == 12730       # seed 002's number: one hidden layer
+    assert tr.count_parameters([3, 10, 10, 10, 1]) == 271
+
+
+def test_dropout_forward_backward():
+    X = np.ones((400, 500))
+    out, mask = tr.dropout_forward(X, 0.3, train=True, rng=0)
+    assert abs((out == 0).mean() - 0.3) < 0.01, "about p of the units dropped"
+    assert np.allclose(out[out != 0], 1 / 0.7), "survivors scaled by 1/(1-p)"
+    assert abs(out.mean() - 1.0) < 0.01, "expectation preserved (inverted dropout)"
+    test_out, test_mask = tr.dropout_forward(X, 0.3, train=False)
+    assert test_out is X and test_mask is None
+    dout = np.random.default_rng(1).normal(size=X.shape)
+    assert np.array_equal(tr.dropout_backward(dout, mask), dout * mask)
+    # with the mask fixed, dropout is linear: compare to the numerical gradient
+    x = np.random.default_rng(2).normal(size=(3, 4))
+    o, m = tr.dropout_forward(x, 0.5, rng=3)
+    d = np.random.default_rng(4).normal(size=x.shape)
+    num = numerical_gradient(lambda: float(np.sum(x * m * d)), x)
+    assert rel_error(tr.dropout_backward(d, m), num) < 1e-8
+
+
+def test_dropout_matches_torch_given_torchs_mask():
+    torch.manual_seed(0)
+    x = torch.randn(50, 40, dtype=torch.float64, requires_grad=True)
+    y = F.dropout(x, p=0.25, training=True)
+    torch_mask = (y / x).detach().numpy()                      # 0 or 1/(1-p)
+    assert set(np.unique(np.round(torch_mask, 12))) <= {0.0, round(1 / 0.75, 12)}
+    dout = torch.randn_like(x)
+    y.backward(dout)
+    assert rel_error(tr.dropout_backward(dout.numpy(), torch_mask), x.grad.numpy()) < 1e-12
+
+
+def _torch_mlp(params, activation, sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        lin = torch.nn.Linear(sizes[i], sizes[i + 1]).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(params[2 * i]))
+            lin.bias.copy_(torch.tensor(params[2 * i + 1]))
+        layers.append(lin)
+    def forward(x):
+        for i, lin in enumerate(layers):
+            x = lin(x)
+            if i < len(layers) - 1:
+                x = TORCH_ACT[activation](x)
+        return x
+    return layers, forward
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "elu"])
+def test_mlp_loss_and_grads_vs_torch(activation):
+    sizes = [6, 8, 7, 4]
+    params = tr.mlp_init(sizes, "xavier", seed=5)
+    rng = np.random.default_rng(6)
+    params = [p + 0.1 * rng.normal(size=p.shape) for p in params]   # non-zero biases too
+    X, y = rng.normal(size=(9, 6)), rng.integers(0, 4, size=9)
+    loss, grads = tr.mlp_loss_and_grads(params, X, y, activation, reg=0.01)
+    layers, forward = _torch_mlp(params, activation, sizes)
+    ref = F.cross_entropy(forward(torch.tensor(X)), torch.tensor(y)) + \
+        0.01 * sum((lin.weight ** 2).sum() for lin in layers)
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    for i, lin in enumerate(layers):
+        assert rel_error(grads[2 * i], lin.weight.grad.numpy()) < 1e-10
+        assert rel_error(grads[2 * i + 1], lin.bias.grad.numpy()) < 1e-10
+
+
+def test_mlp_mse_and_dropout_vs_numerical():
+    sizes = [3, 5, 2]
+    params = tr.mlp_init(sizes, "he", seed=7)
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    for dropout in [0.0, 0.5]:
+        f = lambda: tr.mlp_loss_and_grads(params, X, Y, "tanh", loss="mse", dropout=dropout,  # noqa: E731
+                                          rng=np.random.default_rng(9))[0]
+        _, grads = tr.mlp_loss_and_grads(params, X, Y, "tanh", loss="mse", dropout=dropout,
+                                         rng=np.random.default_rng(9))
+        for p, g in zip(params, grads):
+            assert rel_error(g, numerical_gradient(f, p)) < 1e-7
+    layers, forward = _torch_mlp(params, "tanh", sizes)
+    ref = F.mse_loss(forward(torch.tensor(X)), torch.tensor(Y))
+    assert tr.mlp_loss_and_grads(params, X, Y, "tanh", loss="mse")[0] == pytest.approx(ref.item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("name,update,config,torch_opt", [
+    ("sgd", tr.sgd_update, {"lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
+    ("momentum", tr.momentum_update, {"lr": 0.05, "momentum": 0.9},
+     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    ("adam", tr.adam_update, {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 1e-8},
+     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-8)),
+])
+def test_update_rules_vs_torch_optim(name, update, config, torch_opt):
+    rng = np.random.default_rng(10)
+    w = rng.normal(size=(3, 4))
+    tw = torch.tensor(w.copy(), requires_grad=True)
+    opt = torch_opt([tw])
+    state = dict(config)
+    for step in range(25):
+        dw = np.cos(3 * w + step) + 0.3                       # a gradient that depends on w
+        w = update(w, dw, state)
+        opt.zero_grad()
+        tw.grad = torch.cos(3 * tw.detach() + step) + 0.3
+        opt.step()
+    assert rel_error(w, tw.detach().numpy()) < 1e-12
+
+
+def test_fit_trains_digits_and_counts_iterations():
+    from nnutils import data
+    (X_tr, y_tr), _, (X_te, y_te) = data.load_digits(seed=0)
+    params = tr.mlp_init([64, 32, 10], "he", seed=0)
+    lg = lambda P, Xb, yb, rng: tr.mlp_loss_and_grads(P, Xb, yb, "relu")  # noqa: E731
+    hist = tr.fit(lg, params, X_tr, y_tr, tr.adam_update, {"lr": 1e-2}, epochs=5, batch_size=100,
+                  evaluate=lambda P: {"acc": float(np.mean(tr.mlp_predict(P, X_te) == y_te))},
+                  progress=False)
+    assert len(hist["loss"]) == 5 * int(np.ceil(len(X_tr) / 100))
+    assert len(hist["epoch"]) == 5 and hist["epoch"][-1]["acc"] > 0.9
+    assert np.mean(hist["loss"][-5:]) < 0.5 * np.mean(hist["loss"][:5])
+
+
+def test_fit_is_reproducible():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    y = (X[:, 0] > 0).astype(int)
+    runs = []
+    for _ in range(2):
+        P = tr.mlp_init([2, 4, 2], seed=1)
+        tr.fit(lambda P_, Xb, yb, rng: tr.mlp_loss_and_grads(P_, Xb, yb, dropout=0.2, rng=rng), P, X, y,
+               tr.momentum_update, {"lr": 0.1}, epochs=3, batch_size=16, seed=3, progress=False)
+        runs.append(P)
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
