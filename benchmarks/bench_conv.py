@@ -6,8 +6,10 @@ Forward + backward of
   avg pool: 2x2 stride 2 on the same
 in float32, one thread each: torch.set_num_threads(1) and threadpoolctl limiting NumPy's BLAS
 (OpenBLAS) to 1 thread. Each case is timed `--repeats` times (each repeat runs `--number` calls
-and keeps the mean), NumPy and PyTorch alternating; the table shows medians and the ratio
-NumPy / PyTorch (lower is better; 1.0 means as fast as PyTorch).
+and keeps the mean), NumPy and PyTorch alternating. The table shows the median times and the
+median over repeats of the paired ratio NumPy / PyTorch (each NumPy repeat divided by the PyTorch
+repeat right after it, which cancels most of the drift on a shared machine); lower is better, 1.0
+means as fast as PyTorch.
 
 Usage: .venv/bin/python benchmarks/bench_conv.py [--repeats 15] [--number 5]
 """
@@ -90,7 +92,8 @@ def main():
                 t_np.append(timeit(f_np, args.number))
                 t_torch.append(timeit(f_torch, args.number))
             m_np, m_torch = statistics.median(t_np), statistics.median(t_torch)
-            print(f"{name:<40} {1e3 * m_np:9.2f} {1e3 * m_torch:9.2f} {m_np / m_torch:6.2f}")
+            ratio = statistics.median(a / b for a, b in zip(t_np, t_torch))
+            print(f"{name:<40} {1e3 * m_np:9.2f} {1e3 * m_torch:9.2f} {ratio:6.2f}")
 
 
 if __name__ == "__main__":

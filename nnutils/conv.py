@@ -190,7 +190,7 @@ def max_pool_backward(dout, cache):
     for v, dv in zip(views, dx_views):
         hit = (v == out) & ~routed
         routed |= hit
-        dv += np.where(hit, dout, 0)                # += : overlapping windows share pixels
+        dv += dout * hit                            # += : overlapping windows share pixels
     return dx
 
 
