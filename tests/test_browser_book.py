@@ -1,0 +1,397 @@
+"""The built HTML book as a reader sees it: offline, in Chromium, served from 127.0.0.1.
+
+Static checks (no browser): every page loads only files of the book itself, internal links and
+anchors resolve, external links are citations, no solution or hidden-test text was published,
+there is no _sources/ folder, and the glossary holds every chapter's key terms.
+
+Browser checks (Chromium, every non-127.0.0.1 request blocked and counted as a failure): each page
+of the table of contents loads without console errors, failed requests or 404s; its images decode;
+its math is typeset by the local MathJax with its fonts; embedded ipywidgets render their controls;
+figures have alt text, headings do not skip levels, <html lang> is set; next/previous navigation
+walks the table of contents and search finds a chapter. Screenshots go to artifacts/book_*.png.
+"""
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+from browser_fixtures import ROOT, browser, screenshot, serve, watched_page  # noqa: F401 (fixtures)
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+# Hosts a page may link to: citations of papers, books and course notes. Everything else a page
+# links to must be part of the book. Add a host here only for a citation.
+CITATION_HOSTS = {
+    "arxiv.org", "doi.org", "dx.doi.org", "cs231n.github.io", "cs231n.stanford.edu",
+    "papers.nips.cc", "proceedings.neurips.cc", "proceedings.mlr.press", "jmlr.org", "www.jmlr.org",
+    "openaccess.thecvf.com", "www.cv-foundation.org", "ieeexplore.ieee.org", "aclanthology.org",
+    "www.aclweb.org", "www.deeplearningbook.org", "direct.mit.edu", "www.bioinf.jku.at",
+    "yann.lecun.com", "www.cs.toronto.edu", "github.com", "www.oreilly.co.jp", "www.nature.com",
+    "link.springer.com", "dl.acm.org", "openreview.net", "distill.pub", "karpathy.github.io",
+    "colah.github.io",
+}
+
+# Terms the glossary must hold once the chapter that teaches them exists (issue 4).
+REQUIRED_TERMS = [  # (中文, English, chapter source)
+    ("损失函数", "loss function", "chapters/ch02_losses.md"),
+    ("反向传播", "backpropagation", "chapters/ch04_backprop.md"),
+    ("感受野", "receptive field", "chapters/ch07_receptive_fields.md"),
+    ("残差网络", "residual network", "chapters/ch08_resnet.md"),
+]
+MIN_WIDGET_CHAPTERS = 4
+
+
+def toc_docnames():
+    """Docnames in reading order: the root, then every file of _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                names.append(e["file"])
+            walk(e.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return names
+
+
+DOCNAMES = toc_docnames()
+
+
+def soup_of(path):
+    return BeautifulSoup(Path(path).read_text(encoding="utf-8"), "html.parser")
+
+
+def html_files(html):
+    return sorted(Path(html).rglob("*.html"))
+
+
+# --------------------------------------------------------------------------------------------
+# Static checks of _build/html
+# --------------------------------------------------------------------------------------------
+
+def is_external(url):
+    return bool(re.match(r"^(https?:)?//", url.strip(), re.I))
+
+
+def test_loads_nothing_from_outside(built_book):
+    """No page or stylesheet refers to a script, style, image, font or frame on another host."""
+    bad = []
+    for f in html_files(built_book):
+        soup = soup_of(f)
+        for tag, attr in [("script", "src"), ("link", "href"), ("img", "src"), ("img", "srcset"),
+                          ("source", "src"), ("source", "srcset"), ("iframe", "src"),
+                          ("video", "src"), ("audio", "src"), ("embed", "src"), ("object", "data")]:
+            for el in soup.find_all(tag):
+                val = el.get(attr)
+                if tag == "link" and not set(el.get("rel", [])) & {
+                        "stylesheet", "preload", "icon", "modulepreload", "prefetch", "manifest"}:
+                    continue
+                if val and is_external(val):
+                    bad.append(f"{f.relative_to(built_book)}: <{tag} {attr}={val}>")
+        for style in soup.find_all("style"):
+            bad += [f"{f.relative_to(built_book)}: <style> {u}" for u in
+                    re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", style.text)
+                    + re.findall(r"@import\s+['\"]((?:https?:)?//[^'\"]+)", style.text)]
+    for css in Path(built_book).rglob("*.css"):
+        text = re.sub(r"/\*.*?\*/", "", css.read_text(errors="replace"), flags=re.S)  # drop comments
+        bad += [f"{css.relative_to(built_book)}: {u}" for u in
+                re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", text)
+                + re.findall(r"@import\s+(?:url\()?['\"]?((?:https?:)?//[^)'\";]+)", text)]
+    assert not bad, "the book must load everything from itself:\n" + "\n".join(bad[:40])
+
+
+def test_no_sources_folder(built_book):
+    """html_copy_source is false: no _sources/ copies of the pages (or of anything else)."""
+    assert not (Path(built_book) / "_sources").exists()
+    assert not list(Path(built_book).rglob("*.ipynb")), "no notebooks are published with the book"
+
+
+def region_lines(region, min_len):
+    """Stripped lines inside ### BEGIN/END <region> blocks of every solutions/ notebook."""
+    out = set()
+    for nb_path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        inside = False
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            for line in cell.source.splitlines():
+                if f"BEGIN {region}" in line:
+                    inside = True
+                elif f"END {region}" in line:
+                    inside = False
+                elif inside and len(line.strip()) >= min_len:
+                    out.add(line.strip())
+    return out
+
+
+def published_nnutils_lines():
+    """Lines of the nnutils sources: the book shows this tested code on purpose (literalinclude)."""
+    return {l.strip() for p in (ROOT / "nnutils").glob("*.py") for l in p.read_text().splitlines()}
+
+
+def squash(s):
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def published_texts(html):
+    """(relative path, text) of everything a reader can download: page text, scripts, data files."""
+    for f in sorted(Path(html).rglob("*")):
+        if not f.is_file() or f.suffix in {".png", ".jpg", ".jpeg", ".gif", ".svg", ".woff", ".woff2",
+                                           ".ttf", ".eot", ".otf", ".ico", ".inv"}:
+            continue
+        if "_static/mathjax" in f.as_posix():      # the MathJax distribution itself
+            continue
+        raw = f.read_text(encoding="utf-8", errors="replace")
+        text = BeautifulSoup(raw, "html.parser").get_text("\n") if f.suffix == ".html" else raw
+        yield f.relative_to(html).as_posix(), squash(text) + "\n" + squash(raw)
+
+
+def test_no_solutions_or_hidden_tests_published(built_book):
+    """No line of an instructor's solution or hidden test appears anywhere in _build/html.
+
+    Checked against the page text (code blocks are split into highlighting spans in the raw HTML)
+    and the raw files, searchindex.js included. Solution lines that are also lines of nnutils/ are
+    not secrets: the chapters show that tested code with literalinclude.
+    """
+    hidden = {squash(l) for l in region_lines("HIDDEN TESTS", 25)}
+    solution = {squash(l) for l in region_lines("SOLUTION", 20) - published_nnutils_lines()}
+    assert hidden and solution, "found no solution/hidden-test lines to look for"
+    leaks = []
+    for rel, text in published_texts(built_book):
+        leaks += [f"{rel}: hidden test line {l!r}" for l in hidden if l in text]
+        leaks += [f"{rel}: solution line {l!r}" for l in solution if l in text]
+    assert not leaks, "\n".join(leaks[:30])
+
+
+def test_links_resolve_and_only_citations_leave_the_book(built_book):
+    """Every internal link and #anchor exists; every external link is a citation in the text."""
+    html = Path(built_book)
+    ids = {}
+
+    def ids_of(path):
+        if path not in ids:
+            ids[path] = {el["id"] for el in soup_of(path).find_all(id=True)}
+        return ids[path]
+
+    broken, outside = [], []
+    for f in html_files(html):
+        soup = soup_of(f)
+        for a in soup.find_all("a", href=True):
+            href = a["href"].strip()
+            if href.startswith(("mailto:", "javascript:")) or href == "#":
+                continue
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc:
+                in_text = a.find_parent("article") is not None
+                if parts.scheme not in ("http", "https") or parts.hostname not in CITATION_HOSTS \
+                        or not in_text:
+                    outside.append(f"{f.relative_to(html)}: {href}")
+                continue
+            target = (f.parent / unquote(parts.path)).resolve() if parts.path else f
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{f.relative_to(html)}: {href} (no such file)")
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in ids_of(target):
+                broken.append(f"{f.relative_to(html)}: {href} (no such anchor)")
+    assert not broken, "broken links:\n" + "\n".join(broken[:40])
+    assert not outside, ("links that leave the book (only citations of papers/books/course notes "
+                         "in the text may; see CITATION_HOSTS):\n" + "\n".join(outside[:40]))
+
+
+def chapter_key_terms():
+    """{(English, 中文): chapter docname} parsed from the chapter sources, independently of glossary.md."""
+    terms = {}
+    for doc in DOCNAMES:
+        if not doc.startswith("chapters/"):
+            continue
+        text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+        assert "\n## Key terms\n" in text, f"{doc}.md has no '## Key terms' section"
+        table = text.split("\n## Key terms\n", 1)[1].strip().split("\n\n")[0].splitlines()
+        assert [c.strip() for c in table[0].strip(" |").split("|")] == ["English", "中文"], doc
+        for row in table[2:]:
+            en, zh = [c.strip() for c in row.strip().strip("|").split("|")]
+            terms[(en, zh)] = doc
+    return terms
+
+
+def test_glossary_collects_every_key_term(built_book):
+    soup = soup_of(Path(built_book) / "glossary.html")
+    rows = []
+    for tr in soup.select("article table tbody tr"):
+        tds = tr.find_all("td")
+        links = [a["href"] for a in tds[2].find_all("a", href=True)]
+        rows.append((tds[0].get_text(" ", strip=True), tds[1].get_text(" ", strip=True), links))
+    got = {(en, zh): links for en, zh, links in rows}
+    want = chapter_key_terms()
+    assert want, "no key terms found in the chapters"
+    assert set(got) == set(want), (f"glossary differs from the chapters' tables: missing "
+                                   f"{sorted(set(want) - set(got))}, extra {sorted(set(got) - set(want))}")
+    for key, doc in want.items():
+        assert f"{doc}.html" in got[key], f"{key} should link to {doc}.html, links {got[key]}"
+    english = [en.casefold() for en, _, _ in rows]
+    assert english == sorted(english), "glossary rows are sorted by English term"
+    for zh, en, src in REQUIRED_TERMS:
+        if (ROOT / src).exists():
+            assert any(zh in z and en in e.casefold() for e, z in got), f"glossary lacks {zh} / {en}"
+
+
+def widget_pages(html):
+    return [d for d in DOCNAMES if WIDGET_STATE in (Path(html) / f"{d}.html").read_text(encoding="utf-8")]
+
+
+def test_interactive_demos_embedded(built_book):
+    """At least four chapters embed ipywidgets state (so their controls render offline), and each
+    such page also has a static figure that explains the demo without a kernel."""
+    pages = widget_pages(built_book)
+    assert len([p for p in pages if p.startswith("chapters/")]) >= MIN_WIDGET_CHAPTERS, \
+        f"pages with embedded widgets: {pages}"
+    for doc in pages:
+        soup = soup_of(Path(built_book) / f"{doc}.html")
+        assert soup.select("article img"), f"{doc}: a widget page needs a static figure too"
+        assert soup.find("script", src=re.compile(r"_static/widgets/embed\.js")), doc
+
+
+# --------------------------------------------------------------------------------------------
+# In Chromium
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def book_url(built_book):
+    with serve(built_book) as url:
+        yield url
+
+
+CHECK_PAGE_JS = """
+async () => {
+  const out = {lang: document.documentElement.lang, images: [], headings: [], math: 0, unset: 0};
+  const article = document.querySelector('article.bd-article') || document.querySelector('article');
+  for (const img of document.images) {
+    let ok = true;
+    try { await img.decode(); } catch (e) { ok = false; }
+    const inWidget = !!img.closest('.jupyter-widgets');
+    out.images.push({src: img.src.slice(0, 120), ok: ok && img.naturalWidth > 0,
+                     alt: img.getAttribute('alt'), inArticle: !!(article && article.contains(img)),
+                     inWidget});
+  }
+  if (article) {
+    for (const h of article.querySelectorAll('h1,h2,h3,h4,h5,h6')) {
+      if (h.closest('.jupyter-widgets')) continue;
+      out.headings.push([Number(h.tagName[1]), h.textContent.trim().slice(0, 60)]);
+    }
+    const maths = article.querySelectorAll('.math');
+    out.math = maths.length;
+    out.unset = [...maths].filter(m => !m.querySelector('mjx-container')).length;
+    out.mathErrors = article.querySelectorAll('mjx-merror').length;
+  }
+  return out;
+}
+"""
+
+
+def wait_for_math(page):
+    """Wait until MathJax 3 has finished typesetting, and its web fonts are loaded."""
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+
+
+@pytest.mark.parametrize("doc", DOCNAMES + ["search", "genindex"])
+def test_page_in_browser(watched_page, book_url, built_book, doc):
+    page, watch = watched_page
+    resp = page.goto(book_url + f"{doc}.html", wait_until="load")
+    assert resp.status == 200
+    has_math = page.locator("article .math").count() > 0
+    if has_math:
+        wait_for_math(page)
+    if page.locator(f'script[type="{WIDGET_STATE}"]').count():
+        # embed.js renders each widget view just before its <script> tag; wait for all of them
+        page.wait_for_function(f"""() => [...document.querySelectorAll('script[type="{WIDGET_VIEW}"]')]
+            .every(s => s.previousElementSibling && s.previousElementSibling.querySelector('.jupyter-widgets'))""",
+                               timeout=20000)
+        controls = page.locator("article .jupyter-widgets :is(input, select, button, textarea, "
+                                "[role=slider], [contenteditable=true])")
+        assert controls.count() > 0, "widgets rendered without any control"
+        sliders = page.locator("article .jupyter-widgets [role=slider]")
+        if sliders.count():                        # a rendered slider moves (no kernel needed)
+            before = sliders.first.get_attribute("aria-valuenow")
+            sliders.first.focus()
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            assert sliders.first.get_attribute("aria-valuenow") != before, "slider does not move"
+        page.locator("article .jupyter-widgets").first.scroll_into_view_if_needed()
+        screenshot(page, f"book_{doc.replace('/', '_')}_widget")
+    info = page.evaluate(CHECK_PAGE_JS)
+    page.wait_for_timeout(200)                     # late console errors / requests
+    screenshot(page, f"book_{doc.replace('/', '_')}")
+
+    problems = watch.problems()
+    assert info["lang"], "<html lang> must be set"
+    bad_images = [i["src"] for i in info["images"] if not i["ok"]]
+    no_alt = [i["src"] for i in info["images"]
+              # images drawn by a widget from its embedded state are not figures: the static
+              # figure next to the demo carries the description
+              if i["inArticle"] and not i["inWidget"]
+              and (not (i["alt"] or "").strip() or re.search(r"\.(png|jpe?g|svg|gif)$", i["alt"].strip()))]
+    levels = [lvl for lvl, _ in info["headings"]]
+    skipped = [(a, b) for a, b in zip(info["headings"], info["headings"][1:]) if b[0] > a[0] + 1]
+    assert not problems, f"{doc}: " + "\n".join(problems)
+    assert not bad_images, f"{doc}: images that do not decode: {bad_images}"
+    assert not no_alt, f"{doc}: figures without alt text: {no_alt}"
+    if doc in DOCNAMES:
+        assert levels and levels[0] == 1 and levels.count(1) == 1, f"{doc}: one h1 first: {info['headings']}"
+        assert not skipped, f"{doc}: heading levels skipped: {skipped}"
+    if has_math:
+        assert info["math"] and info["unset"] == 0 and info["mathErrors"] == 0, f"{doc}: math {info}"
+        fonts = page.evaluate("() => [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)")
+        assert any(f.startswith("MJX") for f in fonts), f"{doc}: MathJax fonts not loaded: {fonts}"
+
+
+def test_navigation_walks_the_toc(watched_page, book_url):
+    """From the first page, 'next' reaches every page in table-of-contents order, 'previous' goes back,
+    and the sidebar links to every page."""
+    page, watch = watched_page
+    page.goto(book_url + f"{DOCNAMES[0]}.html")
+    sidebar = {page.evaluate("(h) => new URL(h, location.href).pathname", a.get_attribute("href"))
+               for a in page.locator("nav.bd-docs-nav a.reference.internal").all()}
+    assert {f"/{d}.html" for d in DOCNAMES[1:]} <= sidebar, f"sidebar: {sorted(sidebar)}"
+    visited = [DOCNAMES[0]]
+    while page.locator("a.right-next").count():
+        page.locator("a.right-next").click()
+        page.wait_for_load_state("load")
+        visited.append(urlsplit(page.url).path.lstrip("/").removesuffix(".html"))
+        assert len(visited) <= len(DOCNAMES), f"'next' does not stop: {visited}"
+    assert visited == DOCNAMES, "'next' order differs from _toc.yml"
+    page.locator("a.left-prev").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith(f"{DOCNAMES[-2]}.html")
+    screenshot(page, "book_navigation")
+    assert not watch.problems(), watch.problems()
+
+
+def test_search_finds_a_chapter(watched_page, book_url):
+    """Type a key term of the last chapter in the search dialog: the results list that chapter."""
+    page, watch = watched_page
+    terms = chapter_key_terms()
+    last = [d for d in DOCNAMES if d.startswith("chapters/")][-1]
+    term = next(en for (en, _), d in terms.items() if d == last)
+    page.goto(book_url + f"{DOCNAMES[0]}.html")
+    page.keyboard.press("Control+k")
+    box = page.locator("#pst-search-dialog input[name='q']")
+    box.wait_for(state="visible")
+    box.fill(term)
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"search\.html\?q="))
+    results = page.locator("#search-results li a")
+    results.first.wait_for(timeout=15000)
+    hrefs = [a.get_attribute("href") for a in results.all()]
+    screenshot(page, "book_search")
+    assert any(f"{last}.html" in (h or "") for h in hrefs), f"search for {term!r}: {hrefs}"
+    assert not watch.problems(), watch.problems()
