@@ -140,10 +140,10 @@ def autograde(course, assignment, opts=None, log=print):
 
     pattern = coursedir.format_path(coursedir.submitted_directory, "*", assignment)
     folders = {Path(p).parent.name: p for p in sorted(glob.glob(pattern)) if os.path.isdir(p)}
-    students = sorted(opts.students or folders)
+    selected = set(opts.students or folders)
     results, todo, reused = {}, [], 0
-    for student in students:
-        if student not in folders:
+    for student in sorted(set(folders) | selected | enrolled):
+        if student not in folders:            # enrolled (or asked for) but nothing submitted
             results[student] = {"student": student, "assignment": assignment, "status": "missing", "score": 0.0,
                                 "max_score": None, "seconds": 0, "problems": [
                                     {"kind": "missing", "cell": None, "detail": "no submission"}]}
@@ -151,18 +151,14 @@ def autograde(course, assignment, opts=None, log=print):
         job = {**job_opts, "assignment": assignment, "student": student, "digest": digest_dir(folders[student]),
                "settings": settings, "result": str(out / "results" / f"{student}.json")}
         previous = Path(job["result"])
-        if previous.exists() and not opts.force:
-            old = json.loads(previous.read_text())
-            if old.get("digest") == job["digest"] and old.get("settings") == settings and old["status"] != "failed":
+        old = json.loads(previous.read_text()) if previous.exists() else None
+        unchanged = old and old.get("digest") == job["digest"] and old.get("settings") == settings
+        if student not in selected or (unchanged and old["status"] != "failed" and not opts.force):
+            if old:                            # keep the class list complete in the report
                 results[student] = old
-                reused += 1
-                continue
+                reused += student in selected
+            continue
         todo.append(job)
-    for student in sorted(enrolled - set(folders)):
-        if opts.students is None:
-            results[student] = {"student": student, "assignment": assignment, "status": "missing", "score": 0.0,
-                                "max_score": None, "seconds": 0, "problems": [
-                                    {"kind": "missing", "cell": None, "detail": "no submission"}]}
 
     t1 = time.monotonic()
     pool, own_client = _executor(opts)

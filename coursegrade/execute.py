@@ -33,7 +33,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
 
 from coursegrade import cells, probe
-from coursegrade.sandbox import KERNEL_NAME, Limits, Sandbox, kernel_env, make_scratch
+from coursegrade.sandbox import KERNEL_NAME, Limits, Sandbox, kernel_env, kill_uid, make_scratch
 
 PROBE_SOURCE = Path(probe.__file__).read_text()
 INSTALL_PROBE = (
@@ -68,15 +68,15 @@ class SandboxedExecute(Execute):
 
     # ---- kernel lifecycle -------------------------------------------------------------------
     def create_kernel_manager(self):
-        ksm = KernelSpecManager(kernel_dirs=[self.kernel_dirs], ensure_native_kernel=False)
+        ksm = KernelSpecManager(kernel_dirs=[self.scratch.kernel_dirs], ensure_native_kernel=False)
         self.km = self.kernel_manager_class(
-            kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=self.ipc_prefix,
-            connection_file=self.connection_file, config=self.config)
+            kernel_name=KERNEL_NAME, kernel_spec_manager=ksm, transport="ipc", ip=self.scratch.ipc_prefix,
+            connection_file=self.scratch.connection_file, config=self.config)
         return self.km
 
     def start_kernel(self):
         self.create_kernel_manager()
-        self.start_new_kernel(cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.start_new_kernel(cwd=self.scratch.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.start_new_kernel_client()
         if not self.kernel_call(INSTALL_PROBE.format(src=PROBE_SOURCE)):
             raise RuntimeError("could not install the grading probe in a fresh kernel")
@@ -87,6 +87,7 @@ class SandboxedExecute(Execute):
                 self._cleanup_kernel()
             except Exception as e:   # a kernel that killed itself may leave odd state behind
                 self.log.warning("kernel cleanup: %s", e)
+        kill_uid(self.scratch.uid)       # anything the kernel left behind (matters without bwrap)
         self.km = self.kc = None
 
     def kernel_call(self, code, timeout=20):
@@ -116,7 +117,7 @@ class SandboxedExecute(Execute):
         """Execute one cell; return None, or why the kernel had to go (it timed out or died)."""
         instructor = self.plan.kinds[index] != "student"
         if instructor:
-            path = f"{self.scratch}/record/cell-{index}.json" if record else None
+            path = f"{self.scratch.path}/record/cell-{index}.json" if record else None
             names = self.plan.watch[index] if record else None
             if not self.kernel_call(f"{PROBE}.before_cell(get_ipython().user_ns, {names!r}, {path!r})"):
                 self.log.warning("probe not armed for %s", self.label(index))
@@ -182,15 +183,15 @@ class SandboxedExecute(Execute):
 
     # ---- the clean check --------------------------------------------------------------------
     def run_clean_check(self):
-        check = self.scratch / "check"
+        check = self.scratch.path / "check"        # mode 0700: the kernel never reads it
         if self.source_dir and os.path.isdir(self.source_dir):
-            shutil.copytree(self.source_dir, check, ignore=shutil.ignore_patterns("*.ipynb", ".*"))
-        check.mkdir(exist_ok=True)
+            shutil.copytree(self.source_dir, check, ignore=shutil.ignore_patterns("*.ipynb", ".*"),
+                            dirs_exist_ok=True)
         job = {
             "cells": [{"index": i, "kind": k, "source": self.nb.cells[i].source,
                        "grade_id": self.plan.grade_ids.get(i)}
                       for i, k in sorted(self.plan.kinds.items()) if k != "student"],
-            "record_dir": str(self.scratch / "record"),
+            "record_dir": str(self.scratch.path / "record"),
             "student_sources": self.plan.student_sources,
             "student_imports": self.plan.student_imports,
             "max_record_bytes": probe.MAX_RECORD_BYTES,
@@ -244,8 +245,7 @@ class SandboxedExecute(Execute):
         sandbox = Sandbox(mode=self.sandbox_mode, hide=list(self.hide), expose=list(self.expose),
                           limits=Limits(memory=self.memory_limit, nproc=self.process_limit,
                                         cpu=self.notebook_timeout + 30))
-        self.scratch, self.kernel_dirs, self.connection_file, self.ipc_prefix = make_scratch(
-            self.course_root or os.getcwd(), self.workdir, sandbox)
+        self.scratch = make_scratch(self.course_root or os.getcwd(), self.workdir, sandbox)
         try:
             self.run_notebook()
             self.stop_kernel()
@@ -259,9 +259,11 @@ class SandboxedExecute(Execute):
                 self.apply_clean_check(self.run_clean_check())
         finally:
             self.stop_kernel()
-            shutil.rmtree(self.scratch, ignore_errors=True)
-        report = {"problems": self.problems, "tests": self.tests, "restarts": self.restarts,
-                  "sandbox": sandbox.resolved_mode()}
+            shutil.rmtree(self.scratch.path, ignore_errors=True)
+        mode = sandbox.resolved_mode()
+        if self.scratch.uid is None and os.geteuid() == 0:
+            mode += " (kernel as root: Python is in a private folder)"
+        report = {"problems": self.problems, "tests": self.tests, "restarts": self.restarts, "sandbox": mode}
         self.resources["coursegrade"] = report
         if self.report_path:
             Path(self.report_path).write_text(json.dumps(report, indent=1))

@@ -194,7 +194,7 @@ def run(job):
         rec_path = record_dir / f"cell-{cell['index']}.json"
         rec = None
         try:
-            if rec_path.exists() and rec_path.stat().st_size <= job["max_record_bytes"]:
+            if rec_path.is_file() and not rec_path.is_symlink() and rec_path.stat().st_size <= job["max_record_bytes"]:
                 rec = json.loads(rec_path.read_text())
                 for name, enc in rec["values"].items():
                     ns[name] = decode(enc)

@@ -105,7 +105,7 @@ def kernel_env(scratch):
     }
 
 
-def kernel_argv(sandbox, course_root, workdir, scratch, uid):
+def kernel_argv(sandbox, course_root, scratch, uid):
     """The kernelspec argv: [bwrap ... --] python -I -m coursegrade.launch ... -- ipykernel."""
     py = sys.executable
     launch = [py, "-I", "-m", "coursegrade.launch"]
@@ -124,16 +124,16 @@ def kernel_argv(sandbox, course_root, workdir, scratch, uid):
         args += ["--tmpfs", path]
     for path in exposed:
         args += ["--ro-bind", path, path]
-    args += ["--bind", str(workdir), str(workdir), "--bind", str(scratch), str(scratch)]
+    args += ["--bind", str(scratch), str(scratch)]
     # bwrap creates the mount points inside a tmpfs as 0700 root: let the kernel pass through.
-    for path in exposed + [str(workdir), str(scratch)]:
+    for path in exposed + [str(scratch)]:
         for parent in Path(path).parents:
             if any(parent.is_relative_to(h) and str(parent) != h for h in hidden):
                 args += ["--chmod", "0755", str(parent)]
     args += ["--proc", "/proc", "--dev", "/dev",
              "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-             "--clearenv", "--unsetenv", "JPY_PARENT_PID", "--chdir", str(workdir)]
+             "--clearenv", "--unsetenv", "JPY_PARENT_PID", "--chdir", f"{scratch}/work"]
     if os.geteuid() != 0:
         # Unprivileged: bwrap needs a user namespace; the kernel keeps the grader's uid there.
         args += ["--unshare-user", "--cap-drop", "ALL"]
@@ -142,27 +142,79 @@ def kernel_argv(sandbox, course_root, workdir, scratch, uid):
     return args + ["--"] + launch
 
 
-def make_scratch(course_root, workdir, sandbox):
-    """A fresh scratch folder for one kernel: kernelspec, connection file, IPC sockets, TMPDIR.
+@dataclass
+class Scratch:
+    """One kernel's private folder (short path: IPC socket paths are limited to ~100 bytes).
 
-    Returns (scratch, kernel_dirs, connection_file, ipc_prefix). Short paths under the system
-    temp folder (IPC socket paths are limited to ~100 characters).
+    work/    the kernel's working folder: a copy of the submission's files, notebooks excluded
+             (the sanitized notebook holds the hidden tests)
+    ipc/     the kernel's sockets;  home/, tmp/: HOME and TMPDIR;  record/: the probe's output
+    conn/    the connection file (root-owned when grading as root)
+    kernels/ the kernelspec;  check/: the clean check's files (never readable by the kernel)
     """
+    path: Path
+    uid: int
+    kernel_dirs: str
+    connection_file: str
+    ipc_prefix: str
+    workdir: str
+
+
+def others_can_run_python():
+    """True if a user with no rights of its own can run this Python (not under a private home)."""
+    for path in default_exposed():
+        p = Path(path)
+        for folder in [p, *p.parents]:
+            if folder.exists() and not folder.stat().st_mode & 0o001:
+                return False
+    return True
+
+
+def kernel_uid(sandbox):
+    """The uid kernels run as when grading as root: one per grading process (None: unchanged).
+
+    Inside bubblewrap the Python installation is re-mounted where any uid can read it; without it
+    (the fallback) a Python under a private folder such as /root forces the kernel to stay root.
+    """
+    if os.geteuid() != 0:
+        return None
+    if sandbox.resolved_mode() == "bwrap" or others_can_run_python():
+        return 200000 + os.getpid()
+    return None
+
+
+def make_scratch(course_root, submission_dir, sandbox):
     scratch = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    uid = 200000 + os.getpid() if os.geteuid() == 0 else None
+    uid = kernel_uid(sandbox)
+    shutil.copytree(submission_dir, scratch / "work", ignore=shutil.ignore_patterns("*.ipynb"))
     for sub in ("kernels/" + KERNEL_NAME, "conn"):
         (scratch / sub).mkdir(parents=True)
+    (scratch / "check").mkdir(mode=0o700)
     for sub in ("ipc", "home", "tmp", "record"):
         (scratch / sub).mkdir(mode=0o700)
-        if uid is not None:
-            os.chown(scratch / sub, uid, uid)
     if uid is not None:
         os.chmod(scratch, 0o711)
-        for root, dirs, files in os.walk(workdir):   # the kernel may write in its own folder
+        for sub in ("ipc", "home", "tmp", "record"):
+            os.chown(scratch / sub, uid, uid)
+        for root, dirs, files in os.walk(scratch / "work"):
             for name in [root] + [os.path.join(root, f) for f in files]:
                 os.chown(name, uid, uid)
-    spec = {"argv": kernel_argv(sandbox, course_root, workdir, scratch, uid),
+    spec = {"argv": kernel_argv(sandbox, course_root, scratch, uid),
             "display_name": "Python 3 (coursegrade sandbox)", "language": "python",
             "interrupt_mode": "message", "env": {}}
     (scratch / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec, indent=1))
-    return scratch, str(scratch / "kernels"), str(scratch / "conn" / "kernel.json"), str(scratch / "ipc" / "k")
+    return Scratch(scratch, uid, str(scratch / "kernels"), str(scratch / "conn" / "kernel.json"),
+                   str(scratch / "ipc" / "k"), str(scratch / "work"))
+
+
+def kill_uid(uid):
+    """Kill every process left running as `uid` (a kernel's own uid: only its descendants)."""
+    if uid is None:
+        return
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uids = next(l for l in status.read_text().splitlines() if l.startswith("Uid:")).split()[1:]
+            if str(uid) in uids:
+                os.kill(int(status.parent.name), 9)
+        except (OSError, StopIteration, ValueError):
+            pass

@@ -97,14 +97,20 @@ def load_config(course, opts):
 
 
 def check_notebooks(coursedir, assignment, student):
-    """Problems with the submitted notebooks, before nbgrader sees them."""
-    problems, corrupt = [], []
+    """Problems with the submitted notebooks, before nbgrader sees them.
+
+    Returns (problems, unusable): unusable lists the notebooks nbgrader cannot grade at all
+    (unreadable; or every one missing, where nbgrader would stop with "No notebooks found").
+    """
+    problems, corrupt, missing, expected = [], [], [], []
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
     for src in sorted(source.glob("*.ipynb")):
         path = submitted / src.name
+        expected.append(src.stem)
         if not path.exists():
+            missing.append(src.stem)
             problems.append({"kind": "missing", "cell": None, "detail": f"no {src.name} in the submission (scored 0)"})
             continue
         try:
@@ -124,11 +130,13 @@ def check_notebooks(coursedir, assignment, student):
                     problems.append({"kind": "deleted-cell", "cell": gid, "detail": "a locked cell was deleted (restored for grading)"})
                 elif mine[gid].strip() != text.strip():
                     problems.append({"kind": "edited-cell", "cell": gid, "detail": "a locked cell was edited (restored for grading)"})
-    return problems, corrupt
+    if corrupt or len(missing) == len(expected):
+        return problems, expected
+    return problems, []
 
 
-def zero_corrupt(db_url, course_id, assignment, student, notebooks):
-    """Record zero for unreadable notebooks, as nbgrader does for missing ones."""
+def zero_notebooks(db_url, course_id, assignment, student, notebooks):
+    """Record zero for notebooks nbgrader cannot grade, as nbgrader does for missing ones."""
     from nbgrader.api import Gradebook
     with Gradebook(db_url, course_id) as gb:
         gb.update_or_create_student(student)
@@ -165,11 +173,11 @@ def grade_in_this_process(job):
     db_url, course_id = coursedir.db_url, coursedir.course_id
     result = {"status": "graded", "problems": [], "tests": {}, "sandbox": None}
 
-    problems, corrupt = check_notebooks(coursedir, assignment, student)
+    problems, unusable = check_notebooks(coursedir, assignment, student)
     result["problems"] += problems
-    if corrupt:
+    if unusable:
         remove_stale_grade(db_url, course_id, assignment, student)
-        zero_corrupt(db_url, course_id, assignment, student, corrupt)
+        zero_notebooks(db_url, course_id, assignment, student, unusable)
     else:
         out = api.autograde(assignment, student, force=True, create=True)
         if not out["success"]:
