@@ -40,19 +40,25 @@ def _array(a):
     return {"$nd": [a.dtype.str, list(a.shape), base64.b64encode(data).decode()]}
 
 
-def encode(x, depth=0):
-    """Plain data -> JSON-able tagged structure (the same value always gives the same encoding)."""
+def encode(x, depth=0, same=None):
+    """Plain data -> JSON-able tagged structure (the same value always gives the same encoding).
+
+    same: {id(argument): position} for a call's result, so that returning an argument itself
+    (`return X`) is replayed as that very object.
+    """
     t = type(x)
     if x is None or t in (bool, int, str):
         return x
+    if same and id(x) in same and t is not float:
+        return {"$arg": same[id(x)]}
     if t is float:
         return {"$float": x.hex()}       # exact, and NaN/inf safe
     if depth > 40:
         return {"$opaque": "too deep"}
     if t in (list, tuple):
-        return {"$" + t.__name__: [encode(v, depth + 1) for v in x]}
+        return {"$" + t.__name__: [encode(v, depth + 1, same) for v in x]}
     if t is dict:
-        return {"$dict": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
+        return {"$dict": [[encode(k, depth + 1), encode(v, depth + 1, same)] for k, v in x.items()]}
     if t in (set, frozenset):
         items = [encode(v, depth + 1) for v in x]
         return {"$set": sorted(items, key=lambda e: json.dumps(e, sort_keys=True))}
@@ -109,7 +115,8 @@ class Probe:
         rec.depth += 1
         try:
             result = self._fn(*args, **kwargs)
-            call["result"] = encode(result)
+            same = {id(a): i for i, a in enumerate(args)} | {id(v): k for k, v in kwargs.items()}
+            call["result"] = encode(result, same=same)
         except Exception as e:
             call["raise"] = [type(e).__name__, str(e)[:2000]]
             raise

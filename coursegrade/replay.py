@@ -59,8 +59,8 @@ def _array(spec):
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def decode(e):
-    """Inverse of probe.encode, accepting plain data only."""
+def decode(e, args=None):
+    """Inverse of probe.encode, accepting plain data only. args: the call's {position: argument}."""
     if e is None or type(e) in (bool, int, str):
         return e
     if type(e) is not dict or len(e) != 1:
@@ -68,12 +68,14 @@ def decode(e):
     (tag, v), = e.items()
     if tag == "$float":
         return float.fromhex(v)
+    if tag == "$arg" and args is not None and v in args:
+        return args[v]
     if tag == "$list":
-        return [decode(x) for x in v]
+        return [decode(x, args) for x in v]
     if tag == "$tuple":
-        return tuple(decode(x) for x in v)
+        return tuple(decode(x, args) for x in v)
     if tag == "$dict":
-        return {decode(k): decode(x) for k, x in v}
+        return {decode(k): decode(x, args) for k, x in v}
     if tag == "$set":
         return {decode(x) for x in v}
     if tag == "$complex":
@@ -100,14 +102,18 @@ def update_in_place(old, new):
     elif "torch" in sys.modules and isinstance(old, sys.modules["torch"].Tensor):
         with sys.modules["torch"].no_grad():
             old.copy_(new)
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+    elif isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            old[:] = new
         for i, (o, n) in enumerate(zip(old, new)):
             if encode(o) != encode(n) and not update_in_place(o, n):
                 old[i] = n
-    elif isinstance(old, dict) and isinstance(new, dict) and old.keys() == new.keys():
-        for k in old:
-            if encode(old[k]) != encode(new[k]) and not update_in_place(old[k], new[k]):
-                old[k] = new[k]
+    elif isinstance(old, dict) and isinstance(new, dict):
+        for k in [k for k in old if k not in new]:
+            del old[k]
+        for k, n in new.items():
+            if k not in old or (encode(old[k]) != encode(n) and not update_in_place(old[k], n)):
+                old[k] = n
     elif isinstance(old, tuple) and isinstance(new, tuple) and len(old) == len(new):
         return all(encode(o) == encode(n) or update_in_place(o, n) for o, n in zip(old, new))
     else:
@@ -151,7 +157,7 @@ class Replayed:
             raise exc(msg)
         if "result" not in call:
             raise ReplayError(f"{name}() did not return in your kernel")
-        return decode(call["result"])
+        return decode(call["result"], {**dict(enumerate(args)), **kwargs})
 
 
 class ImportedName:

@@ -1,4 +1,5 @@
-"""coursegrade's parts, without kernels: the data codec, the replay, the cell plan, the sandbox argv."""
+"""coursegrade's parts: the data codec, the replay, the cell plan, the sandbox argv; and every
+assignment in solutions/ run through the sandbox and the clean check (calibration)."""
 import json
 import math
 import subprocess
@@ -181,3 +182,27 @@ def test_launcher_sets_limits_and_exact_environment():
                           "--", sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     limit, env = out.stdout.split(" ", 1)
     assert limit == "77" and eval(env) == ["LC_CTYPE", "ONLY"] or eval(env) == ["ONLY"]
+
+
+def test_replay_keeps_identity_and_new_dict_entries(tmp_path):
+    def f(x, config):
+        config.update(t=config.get("t", 0) + 1, m=np.ones(2))
+        return x, None                       # returns its argument itself
+    x = np.arange(2.0)
+    tape = record(f, (x, {"lr": 0.1}), path=tmp_path / "r.json")
+    Tape.calls = deque(tape["calls"])
+    mine_x, cfg = np.arange(2.0), {"lr": 0.1}
+    out, none = Replayed("f", None, {})(mine_x, cfg)
+    assert out is mine_x and none is None
+    assert cfg["t"] == 1 and np.array_equal(cfg["m"], np.ones(2)) and cfg["lr"] == 0.1
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "solutions").iterdir()
+                                        if (p / f"{p.name}.ipynb").exists()))
+def test_every_assignment_calibrates(name):
+    """The instructor's solution passes in the sandbox, and the clean check can replay every test."""
+    from coursegrade.batch import Options, calibrate
+    if not (ROOT / "nbgrader_config.py").exists():
+        pytest.skip("no course config")
+    cal = calibrate(ROOT, name, Options(cell_timeout=120, notebook_timeout=300))
+    assert cal["verified"] and not cal["unverified"], cal
