@@ -30,7 +30,7 @@ import nbformat
 from tqdm import tqdm
 
 from coursegrade.sandbox import Sandbox
-from coursegrade.worker import VERSION, digest_dir, grade_one, load_config
+from coursegrade.worker import VERSION, digest_dir, grade_one, load_config, stop_forkserver
 
 
 class CalibrationError(RuntimeError):
@@ -178,6 +178,7 @@ def autograde(course, assignment, opts=None, log=print):
             bar.set_postfix_str(f"{r['student']}: {_score(r)}")
     finally:
         pool.shutdown(wait=True)
+        stop_forkserver()
         if own_client is not None:
             own_client.close()
     wall = time.monotonic() - t1

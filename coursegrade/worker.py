@@ -264,6 +264,16 @@ def _forkserver():
     return _context
 
 
+def stop_forkserver():
+    """Stop the fork server (and reap it, so its CPU time is accounted to this process)."""
+    global _context
+    if _context is not None:
+        import multiprocessing.forkserver as fs
+        with contextlib.suppress(Exception):
+            fs._forkserver._stop()
+        _context = None
+
+
 def _run_isolated(job, limit, log_path):
     """Run the grading process; return None or why it produced no result."""
     ctx = _forkserver()
