@@ -162,6 +162,7 @@ def autograde(course, assignment, opts=None, log=print):
 
     t1 = time.monotonic()
     pool, own_client = _executor(opts)
+    futures = {}
     try:
         futures = {pool.submit(grade_one, job): job for job in todo}
         bar = tqdm(as_completed(futures), total=len(futures), unit="sub", desc=assignment,
@@ -176,6 +177,10 @@ def autograde(course, assignment, opts=None, log=print):
                      "problems": [{"kind": "grader", "cell": None, "detail": f"worker lost: {type(e).__name__}: {e}"}]}
             results[r["student"]] = r
             bar.set_postfix_str(f"{r['student']}: {_score(r)}")
+    except BaseException:                      # e.g. Ctrl-C: start nothing new, let running ones finish
+        for fut in futures:
+            fut.cancel()
+        raise
     finally:
         pool.shutdown(wait=True)
         stop_forkserver()

@@ -97,13 +97,16 @@ class SandboxedExecute(Execute):
     async def _kernel_call(self, code, timeout):
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
         deadline = monotonic() + timeout
-        while True:
+        while monotonic() < deadline:
             try:
-                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=max(0.05, deadline - monotonic())))
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=0.5))
             except Empty:
-                return False
+                if not await ensure_async(self.kc.is_alive()):
+                    return False
+                continue
             if msg["parent_header"].get("msg_id") == msg_id:
                 return msg["content"]["status"] == "ok"
+        return False
 
     # ---- running cells ----------------------------------------------------------------------
     def label(self, index):

@@ -142,6 +142,8 @@ class Recorder:
                 ns[name] = Probe(self, name, obj)
             elif name in ns:
                 self.values[name] = encode(obj)
+                self.size += len(json.dumps(self.values[name]))
+        self.truncated = self.size > MAX_RECORD_BYTES
 
     def add(self, call):
         self.size += len(json.dumps(call))

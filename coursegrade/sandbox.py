@@ -36,6 +36,7 @@ class Limits:
     nproc: int = 128                # processes + threads (RLIMIT_NPROC)
     fsize: int = 256 * 2**20        # largest file it may write (RLIMIT_FSIZE)
     nofile: int = 256               # open files (RLIMIT_NOFILE)
+    shm: int = 256 * 2**20          # size of its private /dev/shm (bubblewrap only)
 
     def rlimits(self):
         return {"AS": self.memory, "CPU": self.cpu, "NPROC": self.nproc, "FSIZE": self.fsize,
@@ -131,6 +132,7 @@ def kernel_argv(sandbox, course_root, scratch, uid):
             if any(parent.is_relative_to(h) and str(parent) != h for h in hidden):
                 args += ["--chmod", "0755", str(parent)]
     args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(sandbox.limits.shm), "--tmpfs", "/dev/shm", "--chmod", "1777", "/dev/shm",
              "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session",
              "--clearenv", "--unsetenv", "JPY_PARENT_PID", "--chdir", f"{scratch}/work"]

@@ -36,7 +36,11 @@ def digest_dir(path):
     h = hashlib.sha256()
     for p in sorted(Path(path).rglob("*")):
         if p.is_file() and ".ipynb_checkpoints" not in p.parts:
-            h.update(str(p.relative_to(path)).encode() + b"\0" + p.read_bytes() + b"\0")
+            h.update(str(p.relative_to(path)).encode() + b"\0")
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(2**20), b""):
+                    h.update(block)
+            h.update(b"\0")
     return h.hexdigest()
 
 
@@ -81,11 +85,12 @@ def overrides(opts, course_config):
 
 
 def load_config(course, opts):
-    from traitlets.config.loader import PyFileConfigLoader
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config() \
-        if (Path(course) / "nbgrader_config.py").exists() else None
+    """The course's nbgrader_config.py, plus `overrides`, with a SQLite lock timeout."""
     from traitlets.config import Config
-    cfg = cfg or Config()
+    from traitlets.config.loader import PyFileConfigLoader
+    cfg = Config()
+    if (Path(course) / "nbgrader_config.py").exists():
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     cfg.merge(overrides(opts, cfg))
     cfg.CourseDirectory.root = str(course)
     url = cfg.CourseDirectory.get("db_url", f"sqlite:///{course}/gradebook.db")
@@ -166,8 +171,7 @@ def grade_in_this_process(job):
     cfg = load_config(course, job)
     report_path = Path(job["result"]).with_suffix(".execute.json")
     cfg.SandboxedExecute.report_path = str(report_path)
-    coursedir = CourseDirectory(config=cfg, root=str(course))
-    cfg.SandboxedExecute.source_dir = coursedir.format_path(coursedir.source_directory, ".", assignment)
+    cfg.SandboxedExecute.source_dir = str(Path(course, cfg.CourseDirectory.get("source_directory", "source"), assignment))
     coursedir = CourseDirectory(config=cfg, root=str(course))
     api = NbGraderAPI(coursedir=coursedir, config=cfg)
     db_url, course_id = coursedir.db_url, coursedir.course_id
@@ -222,7 +226,14 @@ def withhold_leaky_feedback(coursedir, assignment, student):
 
 
 def run_child(job):
-    """Body of the grading process: grade, then write the result file atomically."""
+    """Body of the grading process: grade, then write the result file atomically.
+
+    Holds a lock on the student's result while grading: a grading process left over from an
+    interrupted batch finishes before a new run grades the same submission again.
+    """
+    import fcntl
+    lock = open(job["result"] + ".lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     start = time.monotonic()
     try:
         result = grade_in_this_process(job)
