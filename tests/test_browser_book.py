@@ -10,6 +10,7 @@ its math is typeset by the local MathJax with its fonts; embedded ipywidgets ren
 figures have alt text, headings do not skip levels, <html lang> is set; next/previous navigation
 walks the table of contents and search finds a chapter. Screenshots go to artifacts/book_*.png.
 """
+import json
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -71,7 +72,8 @@ def soup_of(path):
 
 
 def html_files(html):
-    return sorted(Path(html).rglob("*.html"))
+    """The book's pages (not the theme's Jinja macro files that it copies into _static/)."""
+    return sorted(f for f in Path(html).rglob("*.html") if "_static" not in f.relative_to(html).parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +173,8 @@ def test_no_solutions_or_hidden_tests_published(built_book):
 
 
 def test_links_resolve_and_only_citations_leave_the_book(built_book):
-    """Every internal link and #anchor exists; every external link is a citation in the text."""
+    """Every internal link, #anchor and file a page refers to exists; every external link is a
+    citation in the text."""
     html = Path(built_book)
     ids = {}
 
@@ -183,12 +186,16 @@ def test_links_resolve_and_only_citations_leave_the_book(built_book):
     broken, outside = [], []
     for f in html_files(html):
         soup = soup_of(f)
-        for a in soup.find_all("a", href=True):
-            href = a["href"].strip()
-            if href.startswith(("mailto:", "javascript:")) or href == "#":
+        refs = [(a, a["href"]) for a in soup.find_all(["a", "link"], href=True)]
+        refs += [(el, el["src"]) for el in soup.find_all(["img", "script", "source", "iframe"], src=True)]
+        for a, href in refs:
+            href = href.strip()
+            if href.startswith(("mailto:", "javascript:", "data:")) or href == "#":
                 continue
             parts = urlsplit(href)
             if parts.scheme or parts.netloc:
+                if a.name != "a":
+                    continue                   # loads from outside: test_loads_nothing_from_outside
                 in_text = a.find_parent("article") is not None
                 if parts.scheme not in ("http", "https") or parts.hostname not in CITATION_HOSTS \
                         or not in_text:
@@ -243,19 +250,31 @@ def test_glossary_collects_every_key_term(built_book):
             assert any(zh in z and en in e.casefold() for e, z in got), f"glossary lacks {zh} / {en}"
 
 
-def widget_pages(html):
-    return [d for d in DOCNAMES if WIDGET_STATE in (Path(html) / f"{d}.html").read_text(encoding="utf-8")]
+CONTROL_MODEL = re.compile(r"(Slider|Dropdown|ToggleButtons?|RadioButtons|Select(Multiple)?|Checkbox"
+                           r"|Text(area)?|Button|Play|Picker|Combobox)Model$")
+
+
+def control_models(html, doc):
+    """Model ids of the interactive controls (sliders, dropdowns, ...) in a page's widget state;
+    progress bars (e.g. tqdm's) and layout boxes are widgets but not controls."""
+    soup = soup_of(Path(html) / f"{doc}.html")
+    state = soup.find("script", type=WIDGET_STATE)
+    if state is None:
+        return []
+    models = json.loads(state.string)["state"]
+    return [k for k, m in models.items() if CONTROL_MODEL.search(m.get("model_name", ""))]
 
 
 def test_interactive_demos_embedded(built_book):
-    """At least four chapters embed ipywidgets state (so their controls render offline), and each
-    such page also has a static figure that explains the demo without a kernel."""
-    pages = widget_pages(built_book)
+    """At least four chapters embed interactive ipywidgets (state included, so the controls render
+    offline), and each such page also has a static figure that explains it without a kernel."""
+    pages = [d for d in DOCNAMES if control_models(built_book, d)]
     assert len([p for p in pages if p.startswith("chapters/")]) >= MIN_WIDGET_CHAPTERS, \
-        f"pages with embedded widgets: {pages}"
+        f"pages with interactive widgets: {pages}"
     for doc in pages:
         soup = soup_of(Path(built_book) / f"{doc}.html")
-        assert soup.select("article img"), f"{doc}: a widget page needs a static figure too"
+        figures = [img for img in soup.select("article img") if not img.find_parent(class_="jupyter-widgets")]
+        assert figures, f"{doc}: a page with a widget demo needs a static figure too"
         assert soup.find("script", src=re.compile(r"_static/widgets/embed\.js")), doc
 
 
@@ -318,17 +337,18 @@ def test_page_in_browser(watched_page, book_url, built_book, doc):
                                timeout=20000)
         controls = page.locator("article .jupyter-widgets :is(input, select, button, textarea, "
                                 "[role=slider], [contenteditable=true])")
-        assert controls.count() > 0, "widgets rendered without any control"
-        sliders = page.locator("article .jupyter-widgets [role=slider]")
-        if sliders.count():                        # a rendered slider moves (no kernel needed)
-            before = sliders.first.get_attribute("aria-valuenow")
-            sliders.first.focus()
-            page.keyboard.press("ArrowRight")
-            page.keyboard.press("ArrowRight")
-            assert sliders.first.get_attribute("aria-valuenow") != before, "slider does not move"
+        assert controls.count() >= len(control_models(built_book, doc)), "widget controls missing"
         page.locator("article .jupyter-widgets").first.scroll_into_view_if_needed()
         screenshot(page, f"book_{doc.replace('/', '_')}_widget")
+        sliders = page.locator("article .jupyter-widgets [role=slider]")
+        if sliders.count():                        # a rendered slider moves (no kernel needed)
+            handle = sliders.first
+            before = handle.get_attribute("aria-valuenow")
+            handle.focus()
+            page.keyboard.press("Home" if before == handle.get_attribute("aria-valuemax") else "End")
+            assert handle.get_attribute("aria-valuenow") != before, "slider does not move"
     info = page.evaluate(CHECK_PAGE_JS)
+    page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(200)                     # late console errors / requests
     screenshot(page, f"book_{doc.replace('/', '_')}")
 
