@@ -153,6 +153,11 @@ def unigram_table(counts, power=0.75, size=1_000_000):
 # The loss and its gradient
 # ----------------------------------------------------------------------------------------------
 
+def sigmoid(z):
+    """Logistic function, elementwise, without overflow warnings."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
 def log_sigmoid(z):
     """log σ(z) = -log(1 + e^(-z)), computed without overflow for any z."""
     return -(np.log1p(np.exp(-np.abs(z))) + np.maximum(-z, 0.0))
@@ -173,11 +178,6 @@ def sgns_loss_and_grads(v, u_pos, u_neg):
     g_neg = sigmoid(s_neg)                             # dloss/ds_neg
     dv = g_pos[:, None] * u_pos + np.einsum("bk,bkd->bd", g_neg, u_neg)
     return loss, dv, g_pos[:, None] * v, g_neg[:, :, None] * v[:, None, :]
-
-
-def sigmoid(z):
-    """Logistic function, elementwise, without overflow warnings."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 # ----------------------------------------------------------------------------------------------
