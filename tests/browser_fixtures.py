@@ -45,9 +45,12 @@ def launch_args():
     return args
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Chromium for the session (skips, saying why, when there is no Chromium)."""
+    """A headless Chromium per test module (skips, saying why, when there is no Chromium).
+
+    Module scope, not session: Playwright's sync API keeps an event loop of its own while it runs,
+    which should not outlive the browser tests into other modules (nbclient, asyncio)."""
     exe = chromium_executable()
     if exe is None:
         pytest.skip("no Chromium: /usr/bin/chromium is missing (tools/install_sysdeps.sh installs it "
