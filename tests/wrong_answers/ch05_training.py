@@ -1,17 +1,12 @@
-"""A ch05 submission that passes every visible test but forgets the "inverted" in inverted dropout.
+"""A ch05 submission that passes every visible test but hard-codes RMSprop's decay rate.
 
-It zeroes the right units but does not divide the survivors by 1 - p, so the expected activation
-shrinks in training: the hidden test of the mean (and of the mask values) fails.
+It always uses decay 0.99 instead of reading config["decay"]: the visible test uses the default, the
+hidden 12-step test with decay 0.9 fails.
 """
 WRONG = {
-    "dropout": '''def dropout_forward(X, p, train, rng):
-    if not train:
-        return X, None
-    mask = (rng.random(X.shape) >= p).astype(float)
-    return X * mask, mask
-
-
-def dropout_backward(dout, mask):
-    return dout if mask is None else dout * mask
+    "rmsprop_update": '''def rmsprop_update(w, dw, config):
+    cache = 0.99 * config.get("cache", np.zeros_like(w)) + 0.01 * dw * dw
+    config["cache"] = cache
+    return w - config.get("lr", 1e-2) * dw / (np.sqrt(cache) + config.get("eps", 1e-8))
 ''',
 }
