@@ -1,14 +1,17 @@
-"""A ch01 submission that passes every visible test but breaks for deeper networks.
+"""A ch01 submission that passes every visible test but breaks for other depths.
 
-Its forward pass hard-codes three layers, so the hidden 4-layer test fails.
+Its column-convention forward pass hard-codes three layers, so the hidden 4-layer and 1-layer
+tests fail; the other tasks are correct.
 """
 WRONG = {
-    "network_forward": '''def sigmoid(z):
+    "column_forward": '''def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def network_forward(X, params):
+def column_forward(X, params):
     (W1, b1), (W2, b2), (W3, b3) = params[0], params[1], params[-1]
-    return sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2) @ W3 + b3
+    Z1 = sigmoid(W1 @ X + b1[:, None])
+    Z2 = sigmoid(W2 @ Z1 + b2[:, None])
+    return W3 @ Z2 + b3[:, None]
 ''',
 }
