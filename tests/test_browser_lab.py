@@ -30,7 +30,7 @@ NAME = "ch01_linear"
 IDLE = "Python 3 (ipykernel) | Idle"
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 # A wrong answer the *visible* test catches (the bias is forgotten).
-WRONG_LINEAR_SCORES = "def linear_scores(X, W, b):\n    return X @ W.T\n"
+WRONG_COLUMN_SCORES = "def column_scores(X, W, b):\n    return W @ X\n"   # forgets the bias
 
 
 class Lab:
@@ -192,7 +192,7 @@ def test_wrong_answer_fails_validation(lab_page, lab):
     rel = f"student_wrong/{NAME}/{NAME}.ipynb"
     idx = cell_index(lab.root / rel)
     cells = open_notebook(page, lab, rel)
-    answers = {**solution_sources(NAME), "linear_scores": WRONG_LINEAR_SCORES}
+    answers = {**solution_sources(NAME), "column_scores": WRONG_COLUMN_SCORES}
     for gid, src in answers.items():
         type_into_cell(page, cells.nth(idx[gid]), src)
     run_all(page)
