@@ -81,8 +81,11 @@ class SandboxedExecute(Execute):
         if not self.kernel_call(INSTALL_PROBE.format(src=PROBE_SOURCE)):
             raise RuntimeError("could not install the grading probe in a fresh kernel")
 
-    def stop_kernel(self):
+    def stop_kernel(self, graceful=False):
+        """Stop the kernel: politely when it is healthy (then its CPU time is accounted to us),
+        at once when it is dead or stuck."""
         if self.km is not None:
+            self.shutdown_kernel = "graceful" if graceful else "immediate"
             try:
                 self._cleanup_kernel()
             except Exception as e:   # a kernel that killed itself may leave odd state behind
@@ -240,7 +243,6 @@ class SandboxedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self.interrupt_on_timeout = False          # a stuck cell's kernel is replaced instead
-        self.shutdown_kernel = "immediate"
         self.cell_timeout = self.timeout or 60
         self.plan = cells.plan(nb)
         self.problems, self.tests, self.restarts = [], {}, 0
@@ -251,7 +253,7 @@ class SandboxedExecute(Execute):
         self.scratch = make_scratch(self.course_root or os.getcwd(), self.workdir, sandbox)
         try:
             self.run_notebook()
-            self.stop_kernel()
+            self.stop_kernel(graceful=True)
             for index, reasons in self.plan.suspicious.items():
                 self.problem("suspicious", index, "; ".join(reasons))
             for index in self.plan.kinds:

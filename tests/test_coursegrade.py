@@ -1,6 +1,6 @@
 """The grading command end to end: a simulated class of honest, broken and hostile submissions.
 
-One course (tests/grading_corpus, assignment ch01_linear) is graded once with
+One course (tests/grading_corpus: a frozen copy of the ch01_linear assignment) is graded once with
 `coursegrade.batch.autograde` (2 workers, 4 s per cell); every case must get its expected score
 and problem kinds. Then: nothing escaped the sandbox, feedback hides the hidden tests, the gradebook
 agrees with grades.csv, grading is deterministic, an interrupted batch resumes, a failed re-grade
@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import ROOT, make_course, nbgrader, read_grades, solution_sources
-from grading_corpus import CASES, NAME, build, write_corpus, write_submission
+from course import nbgrader, read_grades
+from grading_corpus import CASES, NAME, ROOT, SOURCE, build, make_course, solution_sources, write_corpus, write_submission
 from grading_corpus.postgres import ServerUnavailable, postgres_server
 from coursegrade.batch import Options, autograde
 from coursegrade.sandbox import bwrap_works
@@ -37,7 +37,7 @@ class AnswerServer(threading.Thread):
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
         self.port, self.connections = self.sock.getsockname()[1], 0
-        sol = solution_sources(NAME)
+        sol = solution_sources()
         self.payload = "\n".join(sol.values()).encode()
 
     def run(self):
@@ -49,7 +49,7 @@ class AnswerServer(threading.Thread):
 
 
 def new_course(tmp, db_url=None):
-    course = make_course(tmp, [NAME])
+    course = make_course(tmp)
     extra = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
     nbgrader(course, "generate_assignment", NAME, "--force", *extra)
     return course
@@ -107,7 +107,7 @@ def test_process_limit_stops_a_fork_bomb(graded):
 
 def test_feedback_hides_hidden_tests(graded):
     course, results, _ = graded
-    secret = hidden_test_lines(nbformat.read(ROOT / "solutions" / NAME / f"{NAME}.ipynb", as_version=4))
+    secret = hidden_test_lines(nbformat.read(SOURCE, as_version=4))
     assert secret
     pages = 0
     for student, r in results.items():

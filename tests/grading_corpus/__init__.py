@@ -1,5 +1,10 @@
 """A simulated class for ch01_linear: honest, broken and hostile submissions, each with its grade.
 
+The assignment is a frozen copy of the course's first exercise (ch01_linear/ch01_linear.ipynb
+here: linear_scores 3 points, bias_trick 2, network_forward 3, hidden tests with `_own_work`), so
+the corpus does not change when the course's chapters do; `make_course` builds a throw-away course
+with it and the repository's live nbgrader_config.py.
+
 `write_corpus(course, ctx)` writes every case into course/submitted/<name>/ch01_linear/; `CASES`
 holds what each must get from `python -m coursegrade autograde`: the score (out of 8: tasks worth
 3, 2 and 3 points) and the problem kinds the report must list. `write_class(course, n)` writes a
@@ -9,23 +14,48 @@ ctx: {"port": a TCP port on 127.0.0.1 where the test listens, "course": the cour
       "repo": the repository (its solutions/ folder is what a snooping student would look for)}.
 """
 import json
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from course import ROOT, solution_sources
-
+ROOT = Path(__file__).resolve().parents[2]
 NAME = "ch01_linear"
-TOTAL = 8.0
+SOURCE = Path(__file__).parent / NAME / f"{NAME}.ipynb"
+MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+
+# Passes every visible test but hard-codes three layers, so the hidden 4-layer test fails.
+WRONG = {
+    "network_forward": '''def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
 
 
-def _wrong():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("wrong_ch01", ROOT / "tests" / "wrong_answers" / f"{NAME}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.WRONG
+def network_forward(X, params):
+    (W1, b1), (W2, b2), (W3, b3) = params[0], params[1], params[-1]
+    return sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2) @ W3 + b3
+''',
+}
+
+
+def make_course(tmp):
+    """A course folder with the live nbgrader_config.py and the frozen assignment as its source."""
+    course = Path(tmp) / "course"
+    (course / "solutions" / NAME).mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copy(SOURCE, course / "solutions" / NAME)
+    return course
+
+
+def solution_sources():
+    """grade_id -> source of each solution cell of the instructor's notebook, markers removed."""
+    out = {}
+    for cell in nbformat.read(SOURCE, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            out[meta["grade_id"]] = "\n".join(l for l in cell.source.splitlines() if not MARKER.match(l))
+    return out
 
 
 ZEROS = '''def linear_scores(X, W, b):
@@ -171,7 +201,7 @@ def index_of(nb, grade_id):
 
 def build(name, course, ctx):
     """The submitted notebook (or raw text) for one case."""
-    sol, wrong = solution_sources(NAME), _wrong()
+    sol, wrong = solution_sources(), WRONG
     warned = "import warnings\nwarnings.warn('a harmless warning', DeprecationWarning)\n"
     looping = sol["network_forward"].replace("    Z = X\n", "    Z = X\n    while True:\n        pass\n")
     assert looping != sol["network_forward"]
