@@ -85,6 +85,43 @@ def encode(x, depth=0, same=None):
     return {"$opaque": t.__qualname__}
 
 
+MAX_JACOBIAN = 10**6
+
+
+def _outputs(result):
+    """The result itself, or the items of a tuple/list result: where tensors with a graph may be."""
+    return [result] if type(result) not in (tuple, list) else list(result)
+
+
+def jacobians(result, args):
+    """For torch results with an autograd graph: d(result)/d(each tensor argument needing grad).
+
+    {output position: [[argument position, encoded Jacobian (result.numel() x arg.numel())]]},
+    so the clean check can rebuild a result whose .backward() reaches the test's tensors.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    inputs, positions = [], []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor) and a.requires_grad and not any(a is b for b in inputs):
+            inputs.append(a)
+            positions.append(i)
+    found = {}
+    for k, out in enumerate(_outputs(result)):
+        if not (inputs and isinstance(out, torch.Tensor) and out.grad_fn is not None):
+            continue
+        if out.numel() * sum(a.numel() for a in inputs) > MAX_JACOBIAN:
+            continue
+        flat = out.reshape(-1)
+        rows = [torch.autograd.grad(flat[j], inputs, retain_graph=True, allow_unused=True)
+                for j in range(flat.numel())]
+        found[str(k)] = [[pos, _array(torch.stack([
+            (r[n] if r[n] is not None else torch.zeros_like(a)).reshape(-1) for r in rows]).detach().numpy())]
+            for n, (pos, a) in enumerate(zip(positions, inputs))]
+    return found
+
+
 def digest(args, kwargs):
     """A short fingerprint of a call's arguments."""
     enc = [encode(a) for a in args], sorted((k, encode(v)) for k, v in kwargs.items())
@@ -117,6 +154,7 @@ class Probe:
             result = self._fn(*args, **kwargs)
             same = {id(a): i for i, a in enumerate(args)} | {id(v): k for k, v in kwargs.items()}
             call["result"] = encode(result, same=same)
+            call["jacobians"] = jacobians(result, args)
         except Exception as e:
             call["raise"] = [type(e).__name__, str(e)[:2000]]
             raise

@@ -132,7 +132,8 @@ def test_digest_sees_every_argument():
 
 
 def test_plan_of_ch01():
-    nb = nbformat.read(ROOT / "solutions" / "ch01_linear" / "ch01_linear.ipynb", as_version=4)
+    from grading_corpus import SOURCE
+    nb = nbformat.read(SOURCE, as_version=4)
     p = cells.plan(nb)
     by_id = {gid: i for i, gid in p.grade_ids.items()}
     assert p.kinds[by_id["setup"]] == "instructor" and p.kinds[by_id["linear_scores"]] == "student"
@@ -197,12 +198,31 @@ def test_replay_keeps_identity_and_new_dict_entries(tmp_path):
     assert cfg["t"] == 1 and np.array_equal(cfg["m"], np.ones(2)) and cfg["lr"] == 0.1
 
 
+def test_replay_gives_torch_results_their_gradients(tmp_path):
+    def loss(x, y):
+        return (x ** 2).sum() + (x * y).sum()
+    x, y = torch.tensor([1.0, -2.0], requires_grad=True), torch.tensor([3.0, 4.0])
+    tape = record(loss, (x, y), path=tmp_path / "r.json")
+    Tape.calls = deque(tape["calls"])
+    x2 = torch.tensor([1.0, -2.0], requires_grad=True)
+    out = Replayed("f", None, {})(x2, torch.tensor([3.0, 4.0]))
+    assert out.item() == loss(x, y).item()
+    out.backward()
+    assert torch.equal(x2.grad, 2 * x2.detach() + torch.tensor([3.0, 4.0]))
+
+
+# Tests that use student objects (e.g. torch modules updated in place) cannot be replayed by the
+# clean check and are graded in the kernel only (see coursegrade/README.md). Listed here on purpose:
+# a new test that cannot be tamper-checked should be noticed.
+KERNEL_ONLY = {"ch11_gan": {"test_train_step"}}
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "solutions").iterdir()
                                         if (p / f"{p.name}.ipynb").exists()))
 def test_every_assignment_calibrates(name):
-    """The instructor's solution passes in the sandbox, and the clean check can replay every test."""
+    """The instructor's solution passes in the sandbox, and the clean check replays its tests."""
     from coursegrade.batch import Options, calibrate
-    if not (ROOT / "nbgrader_config.py").exists():
-        pytest.skip("no course config")
     cal = calibrate(ROOT, name, Options(cell_timeout=120, notebook_timeout=300))
-    assert cal["verified"] and not cal["unverified"], cal
+    assert cal["verified"], cal
+    assert set(cal["unverified"]) == KERNEL_ONLY.get(name, set()), (
+        f"tests of {name} the clean check cannot replay (graded in the kernel only): {cal['unverified']}")
