@@ -36,8 +36,10 @@ def main(argv=None):
     cluster = None
     scheduler = args.dask
     if scheduler and scheduler.startswith("local:"):
+        import dask
         from distributed import Client, LocalCluster
-        cluster = LocalCluster(n_workers=int(scheduler[6:]), threads_per_worker=1, processes=True)
+        with dask.config.set({"distributed.worker.daemon": False}):   # workers may fork graders
+            cluster = LocalCluster(n_workers=int(scheduler[6:]), threads_per_worker=1, processes=True)
         scheduler = Client(cluster)
     opts = Options(workers=args.workers, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                    memory=args.memory, sandbox=args.sandbox, db_url=args.db_url, scheduler=scheduler,
