@@ -3,9 +3,9 @@
 grade_one runs the grading in a child process of its own (a new session, killed as a whole when it
 overruns), so nothing a submission does can take the batch worker down. The child:
 
-1. checks the submitted notebooks: missing (nbgrader gives them zero), unreadable JSON (zero, set
-   here through nbgrader's Gradebook API), test cells deleted or edited (nbgrader restores them:
-   `OverwriteCells.add_missing_cells`), all reported;
+1. checks the submitted notebooks: missing (nbgrader gives them zero), unreadable JSON or symbolic
+   links in the folder (zero, set here through nbgrader's Gradebook API), test cells deleted or
+   edited (nbgrader restores them: `OverwriteCells.add_missing_cells`), all reported;
 2. runs nbgrader's own autograde for this student, with the course's nbgrader_config.py plus
    coursegrade's overrides (`overrides`): the sandboxed, clean-checked Execute step;
 3. generates the student's feedback (hidden tests stripped by the course config) and withholds it
@@ -105,12 +105,18 @@ def check_notebooks(coursedir, assignment, student):
     """Problems with the submitted notebooks, before nbgrader sees them.
 
     Returns (problems, unusable): unusable lists the notebooks nbgrader cannot grade at all
-    (unreadable; or every one missing, where nbgrader would stop with "No notebooks found").
+    (unreadable; or every one missing, where nbgrader would stop with "No notebooks found"; or
+    all of them when the submission holds symbolic links).
     """
     problems, corrupt, missing, expected = [], [], [], []
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
     submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+    links = sorted(str(p.relative_to(submitted)) for p in submitted.rglob("*") if p.is_symlink())
+    if links:   # nbgrader would copy what they point to (e.g. solutions/) into the kernel's folder
+        problems.append({"kind": "symlink", "cell": None, "detail": "not graded (scored 0): the submission "
+                         f"contains symbolic links: {', '.join(links[:5])}"})
+        return problems, [src.stem for src in sorted(source.glob("*.ipynb"))]
     for src in sorted(source.glob("*.ipynb")):
         path = submitted / src.name
         expected.append(src.stem)

@@ -174,6 +174,7 @@ CASES = [
     Case("patch_nnutils", 5, {"tampering", "suspicious"}),
     Case("frame_tamper", 5, {"tampering", "suspicious"}),
     Case("kill_parent", 8, {"kernel", "suspicious"}, needs_bwrap=True),
+    Case("symlink_to_solutions", 0, {"symlink"}),
     Case("snoop", 0, needs_bwrap=True, exact=False),
     Case("network", 0, needs_bwrap=True, exact=False),
 ]
@@ -232,6 +233,8 @@ def build(name, course, ctx):
         return json.dumps(nbformat.v4.writes(notebook(course, sol)))[: 2000]   # truncated JSON
     if name == "missing_notebook":
         return None
+    if name == "symlink_to_solutions":      # the "notebook" is the instructor's solution
+        return Path(course) / "solutions" / NAME / f"{NAME}.ipynb"
     if name == "deleted_test_cell":
         nb = notebook(course, sol)
         del nb.cells[index_of(nb, "test_bias_trick")]
@@ -246,7 +249,9 @@ def build(name, course, ctx):
 def write_submission(course, student, nb):
     dest = Path(course) / "submitted" / student / NAME
     dest.mkdir(parents=True, exist_ok=True)
-    if nb is None:
+    if isinstance(nb, Path):
+        (dest / f"{NAME}.ipynb").symlink_to(nb)
+    elif nb is None:
         (dest / "my_notebook_renamed.ipynb").write_text(nbformat.writes(released(course)))
     elif isinstance(nb, str):
         (dest / f"{NAME}.ipynb").write_text(nb)
