@@ -9,7 +9,6 @@ gradebook works on a real PostgreSQL server, graded in parallel locally and on a
 """
 import csv
 import html
-import shutil
 import socket
 import threading
 from pathlib import Path
