@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PY     := .venv/bin/python
 STAMP  := .venv/.installed
 
-.PHONY: book test release autograde feedback export bench clean-book
+.PHONY: book test release autograde grade feedback export clean-book
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -27,6 +27,10 @@ release: $(STAMP)
 
 autograde: $(STAMP)
 	.venv/bin/nbgrader autograde $(A)
+
+# The whole class in parallel, sandboxed, with a report (coursegrade/README.md). W=workers.
+grade: $(STAMP)
+	.venv/bin/python -m coursegrade autograde $(A) $(if $(W),--workers $(W),)
 
 feedback: $(STAMP)
 	.venv/bin/nbgrader generate_feedback $(A)

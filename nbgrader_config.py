@@ -20,6 +20,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]*"
 
+# A student who deletes a test cell does not escape it: autograde puts it back from the gradebook.
+c.OverwriteCells.add_missing_cells = True
+
 # Kernels: one torch thread, no runaway cells.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
