@@ -1,8 +1,9 @@
 """Mode coverage of a GAN on the ring of 8 Gaussians over many seeds: what makes it reliable.
 
 Every configuration trains 2000 steps (one D and one G step each) on the ring (radius 2, std 0.02)
-from 10 seeds and samples 2000 points. A mode is covered when at least 1 % of the samples lie
+from seeds 0..n-1 and samples 2000 points. A mode is covered when at least 1 % of the samples lie
 within 3 std (0.06) of it; "high quality" = the fraction of samples within 3 std of some mode.
+The last two rows train the recipe on the 5x5 grid (spacing 2, std 0.05, 25 modes) instead.
 One torch thread. Prints a markdown table (recorded in BENCHMARKS.md, section "GAN mode coverage").
 
     .venv/bin/python benchmarks/gan_seeds.py [--seeds 10] [--only name,name]
@@ -28,17 +29,26 @@ CONFIGS = {
     "base + lr decay to 0": {**BASE, "lr_decay": True},
     "base + EMA of G (0.99)": {**BASE, "ema": 0.99},
     "base + R1 penalty (gamma 0.1)": {**BASE, "r1": 0.1},
-    "recipe: base + R1 0.1 + EMA 0.99": {**BASE, "r1": 0.1, "ema": 0.99},
+    "base + R1 penalty (gamma 0.3)": {**BASE, "r1": 0.3},
+    "base + R1 0.1 + EMA 0.99": {**BASE, "r1": 0.1, "ema": 0.99},
+    "base + R1 0.1 + EMA 0.99 + lr_D 2e-3": {**BASE, "r1": 0.1, "ema": 0.99, "lr": (1e-3, 2e-3)},
+    "recipe: base + R1 0.3 + EMA 0.99": {**BASE, "r1": 0.3, "ema": 0.99},
+    "recipe on the 5x5 grid (25 modes)": {**BASE, "r1": 0.3, "ema": 0.99, "target": "grid"},
+    "recipe on the 5x5 grid, width 128, 4000 steps": {**BASE, "r1": 0.3, "ema": 0.99, "target": "grid",
+                                                       "hidden": 128, "steps": 4000},
 }
-CENTERS, STD = gan.ring_centers(8, 2.0), 0.02
+TARGETS = {"ring": (gan.ring_centers(8, 2.0), 0.02), "grid": (gan.grid_centers(5, 2.0), 0.05)}
 
 
 def run(cfg, seed):
+    cfg = dict(cfg)
+    centers, std = TARGETS[cfg.pop("target", "ring")]
     t = time.process_time()
-    G, _, _ = gan.train_on_mixture(CENTERS, STD, seed=seed, steps=2000, progress=False, **cfg)
+    cfg.setdefault("steps", 2000)
+    G, _, _ = gan.train_on_mixture(centers, std, seed=seed, progress=False, **cfg)
     cpu = time.process_time() - t
     S = gan.sample(G, 2000, seed=10_000 + seed)
-    return gan.modes_covered(S, CENTERS, 3 * STD), gan.high_quality_fraction(S, CENTERS, 3 * STD), cpu
+    return gan.modes_covered(S, centers, 3 * std), gan.high_quality_fraction(S, centers, 3 * std), cpu
 
 
 def main():
