@@ -6,14 +6,14 @@ test runs) is still right; the hidden test runs three steps against a reference 
 other tasks are correct.
 """
 WRONG = {
-    "train_step": '''def train_step(G, D, opt_G, opt_D, real, z):
+    "train_step": '''def train_step(G, D, opt_G, opt_D, real, z, smooth=0.1):
     fake = G(z)
-    loss_D = discriminator_loss(D(real), D(fake.detach()))
+    loss_D = discriminator_loss_smoothed(D(real), D(fake.detach()), smooth)
     loss_D.backward()
     opt_D.step()
 
     opt_G.zero_grad()
-    loss_G = generator_loss_nonsaturating(D(fake))
+    loss_G = F.softplus(-D(fake)).mean()
     loss_G.backward()
     opt_G.step()
     return loss_D.item(), loss_G.item()
