@@ -2,11 +2,10 @@
 
     results = autograde(course, "ch01_linear", Options(workers=4))
 
-1. Calibration: the instructor's solution notebook runs through the same sandbox and clean check.
-   Every test must pass in the kernel (else the batch stops: the assignment or the limits are
-   wrong); tests that also pass the clean check are decided by it for every student. A test the
-   clean check cannot replay (e.g. it uses objects, not plain data) is listed in the report and
-   graded in the kernel only.
+1. Calibration: the instructor's solution notebook runs through the same sandbox and trusted
+   runner as every submission. Every test must pass (else the batch stops before grading anyone:
+   the assignment or the limits are wrong), and the configuration must use the sandboxed
+   execution step (coursegrade.worker.check_execution_steps).
 2. Every submission in submitted/<student>/<assignment>/ is one task (coursegrade.worker.grade_one)
    on a local thread pool (each task is a process of its own) or on a Dask cluster.
 3. Each result is saved as grading/<assignment>/results/<student>.json when it is final. Running
@@ -68,36 +67,35 @@ def source_folder(course, assignment, cfg):
 
 
 def calibrate(course, assignment, opts):
-    """Run the instructor's notebooks like a submission. Returns {"verified": [...], "unverified": {...}}."""
+    """Run the instructor's notebooks like a submission. Returns {"tests": [...], "seconds": {...}}."""
     from coursegrade.execute import SandboxedExecute
     cfg = load_config(course, _job_options(course, opts))
     source = source_folder(course, assignment, cfg)
     notebooks = sorted(source.glob("*.ipynb"))
     if not notebooks:
         raise CalibrationError(f"no notebooks in {source}")
-    verified, unverified = [], {}
+    tests = []
     for path in notebooks:
         work = Path(tempfile.mkdtemp(prefix="cg-cal-"))
         try:
             shutil.copytree(source, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb"))
             cfg.SandboxedExecute.source_dir = str(source)
             ep = SandboxedExecute(config=cfg)
-            nb, res = ep.preprocess(nbformat.read(path, as_version=4), {"metadata": {"path": str(work)}})
+            _, res = ep.preprocess(nbformat.read(path, as_version=4),
+                                   {"metadata": {"path": str(work)}, "unique_key": path.stem})
         finally:
             shutil.rmtree(work, ignore_errors=True)
         report = res["coursegrade"]
         for gid, t in report["tests"].items():
-            if not t["kernel"]:
-                errors = [o for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid
-                          for o in c.outputs if o.output_type == "error"]
-                why = f"{errors[0].ename}: {errors[0].evalue}" if errors else "error"
-                raise CalibrationError(f"the instructor's solution fails {path.name}:{gid} in the sandbox ({why}); "
-                                       "fix the assignment or raise the limits")
-            if t["clean"]:
-                verified.append(gid)
-            else:
-                unverified[gid] = t["error"]
-    return {"verified": verified, "unverified": unverified}
+            if not t["passed"]:
+                raise CalibrationError(f"the instructor's solution fails {path.name}:{gid} in the sandbox "
+                                       f"({t['error']}); fix the assignment or raise the limits")
+            tests.append(gid)
+        kernel = [p for p in report["problems"] if p["kind"] in ("timeout", "kernel", "grader", "quota")]
+        if kernel:
+            raise CalibrationError(f"the instructor's solution {path.name} does not run cleanly: "
+                                   + "; ".join(f"{p['kind']} [{p['cell']}]: {p['detail']}" for p in kernel))
+    return {"tests": tests}
 
 
 def settings_digest(source, job_opts, calibration):
@@ -135,7 +133,7 @@ def autograde(course, assignment, opts=None, log=print):
     t0 = time.monotonic()
     calibration = calibrate(course, assignment, opts)
     t_cal = time.monotonic() - t0
-    job_opts = {**_job_options(course, opts), "verified_tests": calibration["verified"]}
+    job_opts = _job_options(course, opts)
     settings = settings_digest(source_folder(course, assignment, cfg), job_opts, calibration)
 
     pattern = coursedir.format_path(coursedir.submitted_directory, "*", assignment)
@@ -229,9 +227,8 @@ def render_report(rows, summary):
     cal = summary["calibration"]
     lines = [f"coursegrade autograde {summary['assignment']}: {len(rows)} students, "
              f"workers={summary['workers']}, sandbox={summary['sandbox']}",
-             f"calibration ({summary['calibration_seconds']} s): the instructor's solution passes every test; "
-             f"clean check decides {len(cal['verified'])} test(s)"
-             + (f"; kernel only: {', '.join(f'{k} ({v})' for k, v in cal['unverified'].items())}" if cal["unverified"] else ""),
+             f"calibration ({summary['calibration_seconds']} s): the instructor's solution passes all "
+             f"{len(cal['tests'])} tests; tests run in the grader, student code in the sandbox",
              "", f"{'student':<24} {'score':>9} {'time':>7}  {'status':<8} problems"]
     for r in rows:
         secs = f"{r['seconds']:.1f}s" if r.get("seconds") is not None else "-"

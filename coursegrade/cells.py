@@ -125,50 +125,79 @@ def suspicious(tree, modules):
     return sorted(set(found))
 
 
+def source_cells(source_nb):
+    """The instructor's cells of the source notebook, by grade_id: {gid: ('test'|'setup', source)}."""
+    out = {}
+    for cell in source_nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if cell.cell_type == "code" and gid and not meta.get("solution") and (meta.get("grade") or meta.get("locked")):
+            out.setdefault(gid, ("test" if meta.get("grade") else "setup", cell.source))
+    return out
+
+
+def exposed_names(source_nb):
+    """Names the student's kernel answers for: {name: [argument positions it may update]}.
+
+    By default every name the source notebook's solution cells bind, minus names the instructor's
+    own cells bind; notebook metadata `coursegrade.expose` (a list) replaces that set and
+    `coursegrade.mutates` ({name: [positions]}) declares in-place contracts.
+    """
+    solution, instructor = {}, {}
+    for cell in source_nb.cells:
+        kind = cell_kind(cell)
+        if kind == "student" and cell.metadata.get("nbgrader", {}).get("solution"):
+            solution.update(bindings(parse(cell.source)))
+        elif kind in ("test", "instructor"):
+            instructor.update(bindings(parse(cell.source)))
+    meta = source_nb.metadata.get("coursegrade", {})
+    names = meta.get("expose") or sorted(set(solution) - set(instructor))
+    mutates = meta.get("mutates", {})
+    return {name: [int(i) for i in mutates.get(name, [])] for name in names}
+
+
 @dataclass
 class Plan:
-    """Per code cell: kind; per instructor/test cell: the student names it may see."""
-    kinds: dict = field(default_factory=dict)          # index -> 'test' | 'instructor' | 'student'
-    grade_ids: dict = field(default_factory=dict)      # index -> grade_id (if any)
-    watch: dict = field(default_factory=dict)          # instructor index -> student names to record
+    """Per code cell of the graded notebook: whose it is, and what runs for instructor cells.
+
+    Cell kinds come from the SOURCE notebook, not from the submitted metadata: a cell is the
+    instructor's only if its grade_id is one of the source's locked cells (first occurrence), and
+    then the source's text runs. Everything else is the student's.
+    """
+    kinds: dict = field(default_factory=dict)          # index -> 'test' | 'setup' | 'student'
+    grade_ids: dict = field(default_factory=dict)      # index -> grade_id (instructor cells)
+    sources: dict = field(default_factory=dict)        # index -> instructor source to run
+    exposed: dict = field(default_factory=dict)        # name -> in-place argument positions
     student_imports: dict = field(default_factory=dict)  # name -> (module, is_module)
     student_sources: list = field(default_factory=list)
     suspicious: dict = field(default_factory=dict)     # student index -> reasons
 
 
-def plan(nb):
-    p = Plan()
-    student_names, instructor_names, seen = {}, set(), set()
-    trees = {}
+def plan(nb, source_nb):
+    p = Plan(exposed=exposed_names(source_nb))
+    instructor, seen, student_names, trees = source_cells(source_nb), set(), {}, {}
     for i, cell in enumerate(nb.cells):
-        kind = cell_kind(cell)
-        if kind is None or not cell.source.strip():
+        if cell.cell_type != "code":
             continue
-        p.kinds[i] = kind
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid:
+        if gid in instructor and gid not in seen:
+            seen.add(gid)
+            p.kinds[i], p.sources[i] = instructor[gid]
             p.grade_ids[i] = gid
+            continue
+        if not cell.source.strip():
+            continue
+        p.kinds[i] = "student"
         trees[i] = parse(cell.source)
-        if kind == "student":
-            student_names.update(bindings(trees[i]))
-            p.student_sources.append(python_source(cell.source))
-        else:
-            instructor_names.update(bindings(trees[i]))
-    modules = {n for n, v in {**student_names, **bindings_all(trees, p)}.items() if v and v[1]}
-    for i, kind in p.kinds.items():
-        if kind == "student":
-            reasons = suspicious(trees[i], modules)
-            if reasons:
-                p.suspicious[i] = reasons
-        else:
-            seen |= loads(trees[i])
-            p.watch[i] = sorted((set(student_names) & seen) - instructor_names)
-    p.student_imports = {n: v for n, v in student_names.items() if v and n not in instructor_names}
+        student_names.update(bindings(trees[i]))
+        p.student_sources.append(python_source(cell.source))
+    setup_names = {}
+    for kind, src in instructor.values():
+        setup_names.update(bindings(parse(src)))
+    modules = {n for n, v in {**setup_names, **student_names}.items() if v and v[1]}
+    for i, tree in trees.items():
+        reasons = suspicious(tree, modules)
+        if reasons:
+            p.suspicious[i] = reasons
+    p.student_imports = {n: v for n, v in student_names.items() if v}
     return p
-
-
-def bindings_all(trees, p):
-    out = {}
-    for i in p.kinds:
-        out.update(bindings(trees[i]))
-    return out

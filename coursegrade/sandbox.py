@@ -9,8 +9,12 @@ What the bubblewrap sandbox sees (see README.md, "Threat model"):
   * the whole file system read-only, except the hidden folders below, which are replaced by empty
     tmpfs: the course folder (solutions/, gradebook, other students), every user's home, /tmp,
     /var/tmp, /run (local sockets such as PostgreSQL's), and any `hide` path;
-  * read-only again inside them: the Python installation and packages (`expose`, e.g. nnutils);
-  * read-write: only the submission's working folder and the scratch folder (TMPDIR, IPC sockets);
+  * read-only again inside them: the Python installation and coursegrade (`expose`); the
+    course's own package (nnutils) only where an assignment declares it (`packages`): otherwise
+    "do not call the reference" is enforced, since the reference cannot be imported;
+  * read-write: only the submission's working folder and the scratch folder (IPC sockets); HOME
+    and TMPDIR are size-limited tmpfs; a watchdog (coursegrade.execute) stops a kernel whose
+    files on the grader's disk outgrow the quota;
   * new PID, network (loopback only), IPC, UTS and cgroup namespaces; a fresh /proc and /dev;
   * no environment but the one given (no credentials leak through variables);
   * as a separate user (a uid of its own when the grader is root), with rlimits on memory, CPU
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "coursegrade"
+COURSE_PACKAGES = ("nnutils",)      # importable in a grading kernel only where an assignment declares it
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Limits:
     fsize: int = 256 * 2**20        # largest file it may write (RLIMIT_FSIZE)
     nofile: int = 256               # open files (RLIMIT_NOFILE)
     shm: int = 256 * 2**20          # size of its private /dev/shm (bubblewrap only)
+    disk: int = 256 * 2**20         # bytes it may write to disk (tmpfs size; watchdog quota)
 
     def rlimits(self):
         return {"AS": self.memory, "CPU": self.cpu, "NPROC": self.nproc, "FSIZE": self.fsize,
@@ -50,6 +56,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     hide: list = field(default_factory=list)      # more folders to hide (besides the defaults)
     expose: list = field(default_factory=list)    # folders to show read-only inside hidden ones
+    packages: list = field(default_factory=list)  # course packages the assignment lets kernels import
 
     def resolved_mode(self):
         if self.mode == "auto":
@@ -77,10 +84,11 @@ def package_dir(name):
     return str(Path(list(spec.submodule_search_locations)[0]).resolve())
 
 
-def default_exposed():
-    """Read-only paths the kernel needs: the interpreter, the venv, and these course packages."""
+def default_exposed(packages=()):
+    """Read-only paths the kernel needs: the interpreter, the venv, coursegrade (its launcher),
+    and the course packages an assignment declares."""
     paths = {sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parents[1])}
-    paths.update(p for p in (package_dir("nnutils"), package_dir("coursegrade")) if p)
+    paths.update(p for p in map(package_dir, ["coursegrade", *packages]) if p)
     return sorted(paths)
 
 
@@ -88,7 +96,7 @@ def default_hidden(course_root):
     """Folders replaced by empty tmpfs in the sandbox."""
     hidden = {str(Path(course_root).resolve()), "/root", "/home", "/tmp", "/var/tmp", "/run",
               str(Path.home().resolve())}
-    for pkg in ("nnutils", "coursegrade"):   # their source checkout holds solutions/ too
+    for pkg in (*COURSE_PACKAGES, "coursegrade"):   # their source checkout holds solutions/ too
         d = package_dir(pkg)
         if d:
             hidden.add(str(Path(d).parent))
@@ -103,7 +111,21 @@ def kernel_env(scratch):
         "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
         "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1", "NBGRADER_EXECUTION": "autograde",
+        "PYTHONPATH": f"{scratch}/shadow",
     }
+
+
+SHADOW = ('raise ImportError("{name} is not available while grading: this assignment asks for your '
+          'own code, not the course reference")\n')
+
+
+def write_shadows(scratch, packages):
+    """Stand-ins that make undeclared course packages fail to import with a clear message (first
+    on the kernel's sys.path; inside bubblewrap the real ones are not even visible)."""
+    for name in COURSE_PACKAGES:
+        if name not in packages:
+            (scratch / "shadow" / name).mkdir(parents=True)
+            (scratch / "shadow" / name / "__init__.py").write_text(SHADOW.format(name=name))
 
 
 def kernel_argv(sandbox, course_root, scratch, uid):
@@ -119,13 +141,15 @@ def kernel_argv(sandbox, course_root, scratch, uid):
         return launch
 
     hidden = sorted(default_hidden(course_root) | set(map(str, sandbox.hide)), key=len)
-    exposed = sorted(default_exposed() + [str(p) for p in sandbox.expose], key=len)
+    exposed = sorted(default_exposed(sandbox.packages) + [str(p) for p in sandbox.expose], key=len)
     args = ["bwrap", "--ro-bind", "/", "/"]
     for path in hidden:
         args += ["--tmpfs", path]
     for path in exposed:
         args += ["--ro-bind", path, path]
     args += ["--bind", str(scratch), str(scratch)]
+    for sub in ("home", "tmp"):              # written in memory, within the disk quota
+        args += ["--size", str(sandbox.limits.disk), "--tmpfs", f"{scratch}/{sub}", "--chmod", "1777", f"{scratch}/{sub}"]
     # bwrap creates the mount points inside a tmpfs as 0700 root: let the kernel pass through.
     for path in exposed + [str(scratch)]:
         for parent in Path(path).parents:
@@ -150,9 +174,9 @@ class Scratch:
 
     work/    the kernel's working folder: a copy of the submission's files, notebooks excluded
              (the sanitized notebook holds the hidden tests)
-    ipc/     the kernel's sockets;  home/, tmp/: HOME and TMPDIR;  record/: the probe's output
+    ipc/     the kernel's sockets;  home/, tmp/: HOME and TMPDIR;  shadow/: see write_shadows
     conn/    the connection file (root-owned when grading as root)
-    kernels/ the kernelspec;  check/: the clean check's files (never readable by the kernel)
+    kernels/ the kernelspec;  check/: the tests' working folder (never readable by the kernel)
     """
     path: Path
     uid: int
@@ -192,11 +216,12 @@ def make_scratch(course_root, submission_dir, sandbox):
     for sub in ("kernels/" + KERNEL_NAME, "conn"):
         (scratch / sub).mkdir(parents=True)
     (scratch / "check").mkdir(mode=0o700)
-    for sub in ("ipc", "home", "tmp", "record"):
+    for sub in ("ipc", "home", "tmp"):
         (scratch / sub).mkdir(mode=0o700)
+    write_shadows(scratch, sandbox.packages)
     if uid is not None:
         os.chmod(scratch, 0o711)
-        for sub in ("ipc", "home", "tmp", "record"):
+        for sub in ("ipc", "home", "tmp"):
             os.chown(scratch / sub, uid, uid)
         for root, dirs, files in os.walk(scratch / "work"):
             for name in [root] + [os.path.join(root, f) for f in files]:
@@ -207,6 +232,25 @@ def make_scratch(course_root, submission_dir, sandbox):
     (scratch / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec, indent=1))
     return Scratch(scratch, uid, str(scratch / "kernels"), str(scratch / "conn" / "kernel.json"),
                    str(scratch / "ipc" / "k"), str(scratch / "work"))
+
+
+GRADER_OWN = ("check", "kernels", "conn", "shadow")
+
+
+def scratch_usage(scratch):
+    """Bytes on disk of what the kernel can write in its scratch folder (sparse files count as
+    what they really occupy)."""
+    total, stack = 0, [e.path for e in os.scandir(scratch.path) if e.name not in GRADER_OWN]
+    while stack:
+        path = stack.pop()
+        try:
+            st = os.lstat(path)
+            total += st.st_blocks * 512
+            if os.path.isdir(path) and not os.path.islink(path):
+                stack.extend(e.path for e in os.scandir(path))
+        except OSError:
+            pass
+    return total
 
 
 def kill_uid(uid):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-VERSION = "1"   # bump when grading semantics change: resumed batches then re-grade everything
+VERSION = "2"   # bump when grading semantics change: resumed batches then re-grade everything
 
 
 def digest_dir(path):
@@ -58,30 +58,68 @@ def hidden_test_lines(source_nb):
     return lines
 
 
+SANDBOXED = "coursegrade.execute.SandboxedExecute"
+
+
+def _step_class(step):
+    if isinstance(step, str):
+        from traitlets.utils.importstring import import_item
+        return import_item(step)
+    return step
+
+
+def runs_code(step):
+    """True for a preprocessor that executes notebook code (nbgrader's Execute and anything like it)."""
+    from nbclient import NotebookClient
+    cls = _step_class(step)
+    return isinstance(cls, type) and issubclass(cls, NotebookClient)
+
+
 def overrides(opts, course_config):
-    """nbgrader config that coursegrade adds on top of the course's nbgrader_config.py."""
+    """nbgrader config that coursegrade adds on top of the course's nbgrader_config.py.
+
+    Every step that executes code (Execute, or a course's own subclass under any name) becomes
+    SandboxedExecute; `check_execution_steps` then makes sure nothing else would run the notebook.
+    """
     from nbgrader.converters import Autograde
     from traitlets.config import Config
     c = Config()
-    steps = []
     default = Autograde.class_traits()["autograde_preprocessors"].default()
-    for step in course_config.Autograde.get("autograde_preprocessors", default):
-        name = getattr(step, "__name__", str(step)).rpartition(".")[2]
-        steps.append("coursegrade.execute.SandboxedExecute" if name == "Execute" else step)
-    c.Autograde.autograde_preprocessors = steps
+    c.Autograde.autograde_preprocessors = [SANDBOXED if runs_code(step) else step
+                                           for step in course_config.Autograde.get("autograde_preprocessors", default)]
     c.OverwriteCells.add_missing_cells = True
+    from nbgrader.converters import GenerateFeedback
+    feedback = GenerateFeedback.class_traits()["preprocessors"].default()
+    c.GenerateFeedback.preprocessors = [*course_config.GenerateFeedback.get("preprocessors", feedback),
+                                        "nbconvert.preprocessors.SanitizeHTML"]   # student HTML: escaped
     se = c.SandboxedExecute
     se.timeout = opts["cell_timeout"]
     se.notebook_timeout = opts["notebook_timeout"]
     se.memory_limit = opts["memory"]
     se.sandbox_mode = opts["sandbox"]
     se.course_root = opts["course"]
-    se.verified_tests = opts.get("verified_tests")
     se.hide = opts.get("hide", [])
     se.expose = opts.get("expose", [])
     if opts.get("db_url"):
         c.CourseDirectory.db_url = opts["db_url"]
     return c
+
+
+class UnsafeConfiguration(RuntimeError):
+    pass
+
+
+def check_execution_steps(cfg):
+    """Fail closed: grade only if SandboxedExecute is the one step that executes code."""
+    from coursegrade.execute import SandboxedExecute
+    steps = list(cfg.Autograde.get("autograde_preprocessors", []))
+    runners = [s for s in steps if runs_code(s)]
+    if [_step_class(s) for s in runners] != [SandboxedExecute]:
+        raise UnsafeConfiguration("refusing to grade: the autograde steps that execute code are "
+                                  f"{[getattr(_step_class(s), '__name__', s) for s in runners]}, "
+                                  "not exactly coursegrade's SandboxedExecute")
+    if cfg.Autograde.get("sanitize_preprocessors") and any(runs_code(s) for s in cfg.Autograde.sanitize_preprocessors):
+        raise UnsafeConfiguration("refusing to grade: a sanitize step executes code")
 
 
 def load_config(course, opts):
@@ -98,6 +136,7 @@ def load_config(course, opts):
         path = url[len("sqlite:///"):]
         url = f"sqlite:///{Path(course, path) if not os.path.isabs(path) else path}?timeout=300"
     cfg.CourseDirectory.db_url = url      # parallel writers wait for SQLite's lock instead of failing
+    check_execution_steps(cfg)
     return cfg
 
 
@@ -195,17 +234,20 @@ def grade_in_this_process(job):
             tail = (out.get("error") or out.get("log") or "").strip().splitlines()[-3:]
             return {**result, "status": "failed", "problems": result["problems"] + [
                 {"kind": "grader", "cell": None, "detail": "nbgrader autograde failed: " + " | ".join(tail)}]}
-        if report_path.exists():
-            report = json.loads(report_path.read_text())
-            result["problems"] += report["problems"]
-            result["tests"], result["sandbox"] = report["tests"], report["sandbox"]
-            report_path.unlink()
+        if not report_path.exists():     # fail closed: the sandboxed step did not run
+            remove_stale_grade(db_url, course_id, assignment, student)
+            return {**result, "status": "failed", "problems": result["problems"] + [
+                {"kind": "grader", "cell": None, "detail": "the sandboxed execution step did not run"}]}
+        report = json.loads(report_path.read_text())
+        result["problems"] += report["problems"]
+        result["tests"], result["sandbox"] = report["tests"], report["sandbox"]
+        report_path.unlink()
         if job.get("feedback", True):
             fb = api.generate_feedback(assignment, student, force=True)
             if not fb["success"]:
                 result["problems"].append({"kind": "feedback", "cell": None, "detail": "feedback could not be generated"})
             else:
-                result["problems"] += withhold_leaky_feedback(coursedir, assignment, student)
+                result["problems"] += secure_feedback(coursedir, assignment, student)
     with Gradebook(db_url, course_id) as gb:
         sub = gb.find_submission(assignment, student)
         result["score"], result["max_score"] = float(sub.score), float(sub.max_score)
@@ -214,8 +256,17 @@ def grade_in_this_process(job):
     return result
 
 
-def withhold_leaky_feedback(coursedir, assignment, student):
-    """Delete any feedback file that shows a hidden test line (defence in depth)."""
+CSP = ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+       'style-src \'unsafe-inline\'; img-src data:; font-src data:">')
+
+
+def secure_feedback(coursedir, assignment, student):
+    """Make each feedback page inert and check it (defence in depth).
+
+    A Content-Security-Policy as the page's first element forbids every script (student HTML that
+    survived sanitising cannot run) and every network fetch; a page that still shows a hidden
+    test line is deleted and reported.
+    """
     import html
     problems = []
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
@@ -223,11 +274,16 @@ def withhold_leaky_feedback(coursedir, assignment, student):
     for src in source.glob("*.ipynb"):
         secret = hidden_test_lines(nbformat.read(src, as_version=4))
         page = feedback / f"{src.stem}.html"
-        if page.exists():
-            text = html.unescape(page.read_text())
-            if "HIDDEN TESTS" in text or any(line in text for line in secret):
-                page.unlink()
-                problems.append({"kind": "feedback", "cell": None, "detail": f"{page.name} withheld: it showed hidden tests"})
+        if not page.exists():
+            continue
+        text = page.read_text()
+        head = text.find("<head>")
+        text = text[:head + 6] + CSP + text[head + 6:] if head >= 0 else CSP + text
+        page.write_text(text)
+        plain = html.unescape(text)
+        if "HIDDEN TESTS" in plain or any(line in plain for line in secret):
+            page.unlink()
+            problems.append({"kind": "feedback", "cell": None, "detail": f"{page.name} withheld: it showed hidden tests"})
     return problems
 
 
@@ -285,9 +341,8 @@ def stop_forkserver():
     """Stop the fork server (and reap it, so its CPU time is accounted to this process)."""
     global _context
     if _context is not None:
-        import multiprocessing.forkserver as fs
-        with contextlib.suppress(Exception):
-            fs._forkserver._stop()
+        from coursegrade.compat import stop_forkserver as stop
+        stop()
         _context = None
 
 

@@ -101,7 +101,8 @@ def test_nothing_escapes_the_sandbox(graded):
 def test_process_limit_stops_a_fork_bomb(graded):
     course, _, _ = graded
     nb = nbformat.read(course / "autograded" / "fork_bomb" / NAME / f"{NAME}.ipynb", as_version=4)
-    assert "fork stopped after" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "fork stopped after" in "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                                           for o in c.outputs)
 
 
 def test_feedback_hides_hidden_tests(graded):
@@ -119,9 +120,70 @@ def test_feedback_hides_hidden_tests(graded):
         assert "HIDDEN TESTS" not in text
         assert not [line for line in secret if line in text], f"{student}'s feedback shows hidden tests"
         assert "Traceback (most recent call last)" not in text
-    assert pages >= len(results) - 3
-    tampered = html.unescape((course / "feedback" / "patch_allclose" / NAME / f"{NAME}.html").read_text())
-    assert "IntegrityCheckFailed" in tampered
+    assert pages >= len(results) - 4
+
+
+def decodings(text):
+    """The page, and what base64, hex or rot13 inside it would say."""
+    import base64
+    import codecs
+    import re
+    yield text
+    yield codecs.encode(text, "rot13")
+    for token in re.findall(r"[A-Za-z0-9+/=]{24,}", text):
+        try:
+            yield base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8", "ignore")
+        except ValueError:
+            pass
+    for token in re.findall(r"(?:[0-9a-f]{2}){12,}", text):
+        yield bytes.fromhex(token).decode("utf-8", "ignore")
+
+
+def test_feedback_carries_nothing_hidden_in_any_encoding(graded):
+    """No hidden test line and no hidden input, in plain text, base64, hex or rot13; output of
+    student code that ran after hidden tests is withheld."""
+    course, results, _ = graded
+    secret = hidden_test_lines(nbformat.read(SOURCE, as_version=4))
+    for student in results:
+        page = course / "feedback" / student / NAME / f"{NAME}.html"
+        if not page.exists():
+            continue
+        for text in decodings(html.unescape(page.read_text())):
+            assert not [line for line in secret if line in text], f"{student}'s feedback leaks a hidden test"
+            assert "default_rng(11)" not in text and "### BEGIN HIDDEN TESTS" not in text
+    leak = html.unescape((course / "feedback" / "leak_encoded" / NAME / f"{NAME}.html").read_text())
+    assert "B64:" not in leak and "output withheld from feedback" in leak
+    nb = nbformat.read(course / "autograded" / "leak_encoded" / NAME / f"{NAME}.ipynb", as_version=4)
+    last = nb.cells[-1]
+    assert [o.output_type for o in last.outputs] == ["stream", "error"] and last.outputs[1].evalue == \
+        "this cell raised an error", "the last cell ran after hidden tests: its output and message are withheld"
+    state = cell_text(course, "read_test_state", "linear_scores")
+    assert "history holds hidden tests: False" in state, "hidden source never enters the kernel"
+
+
+def test_feedback_pages_are_inert(graded):
+    """Student HTML and JavaScript never run when a feedback page is opened."""
+    course, results, _ = graded
+    page = (course / "feedback" / "live_html" / NAME / f"{NAME}.html").read_text()
+    assert 'document.title = "PWNED' not in page and "onerror" not in page
+    for student in results:
+        path = course / "feedback" / student / NAME / f"{NAME}.html"
+        if path.exists():
+            assert "Content-Security-Policy" in path.read_text()[:3000], student
+
+
+def test_outputs_are_capped_in_bytes(graded):
+    course, results, _ = graded
+    nb = course / "autograded" / "print_flood" / NAME / f"{NAME}.ipynb"
+    assert nb.stat().st_size < 4 * 2**20, "200 MiB of output must not reach the autograded notebook"
+    assert "output truncated" in nb.read_text()
+
+
+def test_honest_variants_grade_like_the_honest_notebook(graded):
+    _, results, _ = graded
+    for name in ("duplicate_cell", "lambda_solution", "new_graded_cell", "solution_made_test", "unknown_schema",
+                 "changed_points", "changed_kernelspec"):
+        assert results[name]["tests"] == results["correct"]["tests"], name
 
 
 def test_gradebook_agrees_with_grades_csv(graded):
@@ -136,6 +198,12 @@ def test_gradebook_agrees_with_grades_csv(graded):
     assert all(student in report for student in results)
 
 
+def test_mutated_inputs_do_not_reach_the_test(graded):
+    _, results, _ = graded
+    t = results["mutate_inputs"]["tests"]["test_bias_trick"]
+    assert not t["passed"] and t["part"] == "hidden" and "ArgumentModified" in t["error"]
+
+
 def test_grading_is_deterministic(graded):
     _, results, _ = graded
     for a, b in [("correct", "correct_twin"), ("partial", "partial_twin")]:
@@ -144,13 +212,15 @@ def test_grading_is_deterministic(graded):
 
 
 def test_fallback_sandbox_still_defeats_tampering(tmp_path):
-    """Without bubblewrap (limits only), the clean check still decides the score."""
+    """Without bubblewrap (limits only), tests still run in the grader, and the reference package
+    still cannot be imported."""
     course = new_course(tmp_path)
-    for name in ("correct", "patch_allclose", "loop_in_solution"):
+    for name in ("correct", "patch_allclose", "loop_in_solution", "dynamic_import"):
         write_submission(course, name, build(name, course, {}))
     rows = {r["student"]: r for r in autograde(course, NAME, Options(**{**FAST, "sandbox": "rlimit"}), log=lambda t: None)}
     assert rows["correct"]["score"] == 8 and rows["correct"]["sandbox"].startswith("rlimit")
-    assert rows["patch_allclose"]["score"] == 5 and "tampering" in kinds(rows["patch_allclose"])
+    assert rows["patch_allclose"]["score"] == 5
+    assert rows["dynamic_import"]["score"] == 5
     assert rows["loop_in_solution"]["score"] == 5 and "timeout" in kinds(rows["loop_in_solution"])
 
 

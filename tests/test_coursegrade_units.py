@@ -1,10 +1,10 @@
-"""coursegrade's parts: the data codec, the replay, the cell plan, the sandbox argv; and every
-assignment in solutions/ run through the sandbox and the clean check (calibration)."""
+"""coursegrade's parts: the data codec, the cell plan, the trusted runner's pieces, the sandbox
+argv, the fail-closed configuration check; and every assignment in solutions/ run through the
+sandbox and the trusted runner (calibration)."""
 import json
 import math
 import subprocess
 import sys
-from collections import deque
 
 import nbformat
 import numpy as np
@@ -13,9 +13,10 @@ import torch
 
 from course import ROOT
 from coursegrade import cells
-from coursegrade.probe import Probe, Recorder, digest, encode
-from coursegrade.replay import ReplayError, Replayed, Tape, Unavailable, decode, update_in_place
+from coursegrade.kernelside import encode, state
 from coursegrade.sandbox import Limits, Sandbox, kernel_argv
+from coursegrade.trusted import (Bridge, RemoteFunction, RemoteHandle, Unavailable, code_objects, decode,
+                                 split_hidden, update_in_place, with_gradients)
 
 
 def roundtrip(x):
@@ -63,84 +64,96 @@ def test_decode_accepts_plain_data_only():
         decode({"a": 1, "b": 2})
     with pytest.raises(ValueError):
         decode([1, 2])
-    assert isinstance(decode({"$opaque": "Layer"}), Unavailable)
-    assert isinstance(decode({"$module": "os.not_imported_here_xyz"}), Unavailable)
-    with pytest.raises(ReplayError):
-        decode({"$fn": "train"})()
+    assert isinstance(decode({"$module": "os"}), Unavailable)      # no module, function or code crosses
+    assert isinstance(decode({"$handle": [0, "Layer", True]}), Unavailable)   # handles need a bridge
 
 
-def record(fn, *calls, path):
-    """Record calls to `fn` the way the kernel-side probe does."""
-    ns = {"f": fn}
-    rec = Recorder(ns, ["f"], str(path))
-    assert isinstance(ns["f"], Probe) and ns["f"].__code__ is fn.__code__   # introspection sees the student's code
-    for args in calls:
-        try:
-            ns["f"](*args)
-        except Exception:
-            pass                 # the probe passes exceptions on to the test, after recording them
-    rec.disarm()
-    assert ns["f"] is fn
-    return json.loads(path.read_text())
+def test_objects_stay_in_the_kernel_as_handles():
+    class Layer:
+        pass
+    enc = encode([1.0, Layer(), np.array([object()], dtype=object)])
+    assert enc["$list"][1]["$handle"][1].endswith("Layer") and "$handle" in enc["$list"][2]
+    out = decode(json.loads(json.dumps(enc)), bridge=Bridge())
+    assert out[0] == 1.0 and isinstance(out[1], RemoteHandle) and "in the student's kernel" in repr(out[1])
 
 
-def test_replay_returns_recorded_results_and_checks_arguments(tmp_path):
-    def f(x, k=2):
-        return x * 2
-    x = np.arange(3.0)
-    tape = record(f, (x,), path=tmp_path / "r.json")
-    Tape.calls = deque(tape["calls"])
-    g = Replayed("f", None, {})
-    assert np.array_equal(g(np.arange(3.0)), x * 2)
-    Tape.calls = deque(tape["calls"])
-    with pytest.raises(ReplayError, match="different arguments"):
-        g(np.arange(4.0))
-    with pytest.raises(ReplayError, match="not at this point"):
-        g(x)
-
-
-def test_replay_applies_in_place_changes_and_exceptions(tmp_path):
-    def step(params, lr):
-        for p in params:
-            p -= lr
-        if lr > 1:
-            raise ValueError("learning rate too large")
-    params = [np.ones(2), np.zeros(3)]
-    tape = record(step, ([p.copy() for p in params], 0.5), ([np.ones(1)], 5.0), path=tmp_path / "r.json")
-    Tape.calls = deque(tape["calls"])
-    g = Replayed("f", None, {})
-    mine = [np.ones(2), np.zeros(3)]
-    first = mine[0]
-    g(mine, 0.5)
-    assert mine[0] is first and np.allclose(first, 0.5) and np.allclose(mine[1], -0.5)
-    with pytest.raises(ValueError, match="too large"):
-        g([np.ones(1)], 5.0)
-
-
-def test_update_in_place_refuses_shape_changes():
+def test_declared_in_place_state_is_applied():
     a = np.zeros(3)
-    assert not update_in_place(a, np.zeros(4))
-    lst = [1, 2]
-    assert update_in_place(lst, [1, 3]) and lst == [1, 3]
+    assert update_in_place(a, np.ones(3)) and np.array_equal(a, np.ones(3))
+    assert not update_in_place(np.zeros(3), np.zeros(4))
+    net, other = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    weight = other.weight
+    assert update_in_place(other, decode(json.loads(json.dumps(state(net)))))
+    assert other.weight is weight and torch.equal(other.weight, net.weight)   # same tensors, new values
+    rng, mine = np.random.default_rng(5), np.random.default_rng(0)
+    rng.random(7)
+    assert update_in_place(mine, decode(json.loads(json.dumps(state(rng)))))
+    assert mine.random() == rng.random()
+    cfg = {"lr": 0.1}
+    assert update_in_place(cfg, {"lr": 0.1, "cache": 2}) and cfg == {"lr": 0.1, "cache": 2}
 
 
-def test_digest_sees_every_argument():
-    a = np.arange(4.0)
-    assert digest((a,), {}) == digest((a.copy(),), {})
-    assert digest((a,), {}) != digest((a + 1e-12,), {})
-    assert digest((a,), {"k": 1}) != digest((a,), {"k": 2})
+def test_recorded_jacobian_gives_the_test_its_gradient():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    value = torch.tensor([3.0, 5.0])
+    jac = {"0": [[0, encode(np.array([[2.0, 0.0], [0.0, 3.0]]))]]}
+    out = with_gradients(value, jac, [x])
+    assert torch.equal(out.detach(), value)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.tensor([2.0, 3.0]))
 
 
-def test_plan_of_ch01():
+def test_split_hidden_parts():
+    src = "a = 1\n### BEGIN HIDDEN TESTS\nb = 2\n### END HIDDEN TESTS\nc = 3\n"
+    assert split_hidden(src) == [("a = 1", False), ("b = 2", True), ("c = 3", False)]
+    assert split_hidden("x = 1") == [("x = 1", False)]
+
+
+def test_student_code_for_introspection_is_compiled_not_run():
+    codes = code_objects(["def f(x):\n    return np.sum(x)\ng = lambda x: helper(x)\nraise SystemExit\n"])
+    assert codes["f"].co_names == ("np", "sum") and codes["g"].co_names == ("helper",)
+    fn = RemoteFunction("g", Bridge(), codes["g"], {})
+    assert fn.__name__ == "g" and "helper" in fn.__code__.co_names
+
+
+def test_test_functions_become_callbacks():
+    from coursegrade.trusted import _is_test_function
+    ns = {"__name__": "__main__"}
+    exec("def helper(x):\n    return x\nf = lambda: 1\n", ns)
+    assert _is_test_function(ns["helper"]) and _is_test_function(ns["f"])
+    assert not _is_test_function(np.sum) and not _is_test_function(len)
+    bridge = Bridge()
+    bridge._pickle(([ns["f"], np.arange(3), torch.nn.Linear(2, 2)], {}))
+    assert len(bridge.callbacks) == 1
+    exec("class Local:\n    pass\n", ns)
+    with pytest.raises(TypeError, match="cannot be sent"):
+        bridge._pickle(([ns["Local"]()], {}))
+
+
+def test_plan_takes_instructor_cells_from_the_source():
+    """Kinds and instructor sources come from the source notebook, whatever the submission says."""
     from grading_corpus import SOURCE
+    source = nbformat.read(SOURCE, as_version=4)
     nb = nbformat.read(SOURCE, as_version=4)
-    p = cells.plan(nb)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_linear_scores")
+    test.source = "pass  # edited"
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
+        "grade": True, "grade_id": "mine", "locked": True, "points": 99}}))
+    nb.cells.append(nbformat.v4.new_code_cell(test.source, metadata=dict(test.metadata)))   # a duplicate
+    p = cells.plan(nb, source)
     by_id = {gid: i for i, gid in p.grade_ids.items()}
-    assert p.kinds[by_id["setup"]] == "instructor" and p.kinds[by_id["linear_scores"]] == "student"
-    assert p.kinds[by_id["test_network_forward"]] == "test"
-    assert p.watch[by_id["test_linear_scores"]] == ["linear_scores"]
-    assert set(p.watch[by_id["test_network_forward"]]) >= {"linear_scores", "bias_trick", "network_forward"}
-    assert not p.suspicious
+    assert p.kinds[by_id["setup"]] == "setup" and p.kinds[by_id["test_network_forward"]] == "test"
+    assert "BEGIN HIDDEN TESTS" in p.sources[by_id["test_linear_scores"]], "the source's text runs"
+    assert p.kinds[len(nb.cells) - 2] == "student" and p.kinds[len(nb.cells) - 1] == "student"
+    assert "mine" not in p.grade_ids.values()
+    assert set(p.exposed) == {"linear_scores", "bias_trick", "network_forward", "sigmoid"}
+
+
+def test_exposed_names_follow_metadata():
+    from grading_corpus import SOURCE
+    source = nbformat.read(SOURCE, as_version=4)
+    source.metadata["coursegrade"] = {"expose": ["linear_scores"], "mutates": {"linear_scores": [1]}}
+    assert cells.exposed_names(source) == {"linear_scores": [1]}
 
 
 def test_suspicious_code_is_named():
@@ -175,6 +188,14 @@ def test_bwrap_argv_isolates_the_kernel(tmp_path):
     binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--bind"]
     assert binds == [str(tmp_path / "scratch")], "the kernel may write only in its scratch folder"
     assert text.index("--tmpfs /tmp") < text.index("--bind")
+    from coursegrade.sandbox import package_dir
+    robinds = [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind"]
+    assert package_dir("nnutils") not in robinds, "the course's reference is not importable while grading"
+    assert package_dir("coursegrade") in robinds
+    for sub in ("home", "tmp"):
+        assert f"--size {Limits().disk} --tmpfs {tmp_path / 'scratch' / sub}" in text, "disk quota"
+    with_pkg = kernel_argv(Sandbox(mode="bwrap", packages=["nnutils"]), course, tmp_path / "scratch", 201234)
+    assert package_dir("nnutils") in with_pkg, "an assignment may declare it needs the package"
 
 
 def test_launcher_sets_limits_and_exact_environment():
@@ -186,44 +207,58 @@ def test_launcher_sets_limits_and_exact_environment():
     assert eval(env) in (["ONLY"], ["LC_CTYPE", "ONLY"])     # Python may add LC_CTYPE (PEP 538)
 
 
-def test_replay_keeps_identity_and_new_dict_entries(tmp_path):
-    def f(x, config):
-        config.update(t=config.get("t", 0) + 1, m=np.ones(2))
-        return x, None                       # returns its argument itself
-    x = np.arange(2.0)
-    tape = record(f, (x, {"lr": 0.1}), path=tmp_path / "r.json")
-    Tape.calls = deque(tape["calls"])
-    mine_x, cfg = np.arange(2.0), {"lr": 0.1}
-    out, none = Replayed("f", None, {})(mine_x, cfg)
-    assert out is mine_x and none is None
-    assert cfg["t"] == 1 and np.array_equal(cfg["m"], np.ones(2)) and cfg["lr"] == 0.1
 
 
-def test_replay_gives_torch_results_their_gradients(tmp_path):
-    def loss(x, y):
-        return (x ** 2).sum() + (x * y).sum()
-    x, y = torch.tensor([1.0, -2.0], requires_grad=True), torch.tensor([3.0, 4.0])
-    tape = record(loss, (x, y), path=tmp_path / "r.json")
-    Tape.calls = deque(tape["calls"])
-    x2 = torch.tensor([1.0, -2.0], requires_grad=True)
-    out = Replayed("f", None, {})(x2, torch.tensor([3.0, 4.0]))
-    assert out.item() == loss(x, y).item()
-    out.backward()
-    assert torch.equal(x2.grad, 2 * x2.detach() + torch.tensor([3.0, 4.0]))
+def test_scratch_usage_counts_what_the_kernel_wrote(tmp_path):
+    from coursegrade.sandbox import make_scratch, scratch_usage
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    scratch = make_scratch(tmp_path, sub, Sandbox(mode="rlimit"))
+    try:
+        base = scratch_usage(scratch)
+        (scratch.path / "work" / "big.bin").write_bytes(b"x" * 2**20)
+        (scratch.path / "check" / "tests.bin").write_bytes(b"x" * 2**20)     # the grader's own: not counted
+        assert scratch_usage(scratch) - base >= 2**20
+        assert scratch_usage(scratch) - base < 2 * 2**20
+        shadow = (scratch.path / "shadow" / "nnutils" / "__init__.py").read_text()
+        assert "not available while grading" in shadow
+    finally:
+        import shutil
+        shutil.rmtree(scratch.path)
 
 
-# Tests that use student objects (e.g. torch modules updated in place) cannot be replayed by the
-# clean check and are graded in the kernel only (see coursegrade/README.md). Listed here on purpose:
-# a new test that cannot be tamper-checked should be noticed.
-KERNEL_ONLY = {"ch11_gan": {"test_train_step"}}
+def test_grading_refuses_a_config_without_the_sandboxed_step(tmp_path):
+    """Fail closed: a course config with its own execution step (under any name) is replaced, and
+    a config that would still execute notebooks another way is refused."""
+    from coursegrade.worker import UnsafeConfiguration, check_execution_steps, load_config
+    (tmp_path / "nbgrader_config.py").write_text(
+        "from nbgrader.preprocessors import Execute, SaveAutoGrades\n"
+        "class Runner(Execute):\n    pass\n"
+        "c = get_config()\nc.Autograde.autograde_preprocessors = [Runner, SaveAutoGrades]\n")
+    opts = {"course": str(tmp_path), "cell_timeout": 5, "notebook_timeout": 10, "memory": 2**30, "sandbox": "rlimit"}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        cfg = load_config(tmp_path, opts)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert cfg.Autograde.autograde_preprocessors[0] == "coursegrade.execute.SandboxedExecute"
+    from nbgrader.preprocessors import Execute
+    cfg.Autograde.autograde_preprocessors = ["coursegrade.execute.SandboxedExecute", Execute]
+    with pytest.raises(UnsafeConfiguration):
+        check_execution_steps(cfg)
+    cfg.Autograde.autograde_preprocessors = ["nbgrader.preprocessors.SaveAutoGrades"]
+    with pytest.raises(UnsafeConfiguration):
+        check_execution_steps(cfg)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "solutions").iterdir()
                                         if (p / f"{p.name}.ipynb").exists()))
 def test_every_assignment_calibrates(name):
-    """The instructor's solution passes in the sandbox, and the clean check replays its tests."""
+    """The instructor's solution passes every test with tests in the grader, code in the sandbox."""
     from coursegrade.batch import Options, calibrate
     cal = calibrate(ROOT, name, Options(cell_timeout=120, notebook_timeout=300))
-    assert cal["verified"], cal
-    assert set(cal["unverified"]) == KERNEL_ONLY.get(name, set()), (
-        f"tests of {name} the clean check cannot replay (graded in the kernel only): {cal['unverified']}")
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    graded = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+              and not c.metadata["nbgrader"].get("solution")]
+    assert sorted(cal["tests"]) == sorted(graded), "every test ran in the trusted runner and passed"

@@ -149,6 +149,91 @@ except OSError as e:
 '''
 
 
+# ---- attacks on a test that runs next to student code (each must fail in the new design) -------
+
+# Look for the test's expected value where stock nbgrader keeps it: the notebook namespace, the
+# garbage collector's view of every dict (frames' globals included), IPython's input history.
+READ_TEST_STATE = '''import gc, sys
+def linear_scores(X, W, b):
+    places = [sys.modules["__main__"].__dict__] + [o for o in gc.get_objects() if isinstance(o, dict)]
+    for ns in places:
+        want = ns.get("want") if "X_" in ns or "want" in ns else None
+        if want is not None and np.shape(want) == (X.shape[0], W.shape[0]):
+            return want
+    if X.ndim == 1 or X.shape[0] == 2:            # the visible inputs: honest
+        return X @ W.T + b
+    return np.zeros((X.shape[0], W.shape[0]))
+print("history holds hidden tests:", any("BEGIN HIDDEN" in c for c in In))
+'''
+
+# Define names the test uses, so that its own expectation is computed by the student.
+SHADOW_TEST_NAMES = '''def sum(*args, **kwargs):
+    return 0.0
+def isinstance(*args):
+    return False
+def _own_work(fn):
+    return None
+np.allclose = lambda *a, **k: True
+def linear_scores(X, W, b):
+    return np.zeros(X.shape[:-1] + (W.shape[0],))
+'''
+
+# Change the test's input arrays in place before it compares against them (only on hidden inputs).
+MUTATE_INPUTS = '''def bias_trick(X, W, b):
+    if X.ndim == 2 and X.shape[0] == 6:           # the hidden test's batch
+        X[...] = 0.0
+        W[...] = 0.0
+        b[...] = 0.0
+        return np.zeros((6, 5)) + np.eye(1, 5, 4), np.zeros((3, 5))
+    X1 = np.concatenate([X, np.ones(X.shape[:-1] + (1,))], axis=-1)
+    return X1, np.concatenate([W, b[:, None]], axis=1)
+'''
+
+# Call the course's reference through a path no static check sees.
+DYNAMIC_IMPORT = '''def linear_scores(X, W, b):
+    reference = getattr(__builtins__, "__import__", None) or __import__
+    module = reference("importlib").import_module("nnutils.linear")
+    return module.linear_scores(X, W, b)
+'''
+
+# Carry what the kernel can see into the student's own feedback, encoded.
+LEAK_HOOK = '''import base64, codecs
+_seen, _inputs = [], []
+get_ipython().events.register("pre_run_cell", lambda info: _seen.append(info.raw_cell))
+'''
+LEAK_RECORDING_SOLUTION = '''def linear_scores(X, W, b):
+    _inputs.append(np.asarray(X).tolist())
+    return X @ W.T + b
+'''
+LEAK_OUT = '''from IPython.display import HTML, display
+text = "\\n".join(_seen + list(In)) + repr(_inputs)
+print("B64:", base64.b64encode(text.encode()).decode())
+display(HTML('<div data-x="' + text.encode().hex() + '">hex</div>'))
+raise ValueError(codecs.encode(text, "rot13"))
+'''
+
+# Student HTML/JS that would run when the feedback page is opened.
+LIVE_HTML = '''from IPython.display import HTML, display
+display(HTML('<script>document.title = "PWNED"</script><img src="x" onerror="document.title = 1">'))
+'''
+LIVE_MARKDOWN = '<script>document.title = "PWNED-MD"</script><img src="y" onerror="document.title = 2">'
+
+PRINT_FLOOD = '''import sys
+chunk = "x" * 2**20
+for _ in range(200):                  # 200 MiB without a newline
+    sys.stdout.write(chunk)
+'''
+
+DISK_FILL = '''block = b"\\0" * 2**20
+for name in ("fill1.bin", "fill2.bin"):       # 2 x 200 MiB: each within the file-size limit
+    with open(name, "wb") as f:
+        for _ in range(200):
+            f.write(block)
+import time
+time.sleep(5)
+'''
+
+
 @dataclass
 class Case:
     name: str
@@ -169,10 +254,29 @@ CASES = [
     Case("missing_notebook", 0, {"missing"}),
     Case("deleted_test_cell", 8, {"deleted-cell"}),
     Case("edited_test_cell", 5, {"edited-cell"}),
-    Case("patch_allclose", 5, {"tampering", "suspicious"}),
-    Case("patch_builtins", 5, {"tampering", "suspicious"}),
-    Case("patch_nnutils", 5, {"tampering", "suspicious"}),
-    Case("frame_tamper", 5, {"tampering", "suspicious"}),
+    # monkeypatching the kernel changes nothing the tests use: they run in the grader
+    Case("patch_allclose", 5, {"suspicious"}),
+    Case("patch_builtins", 5, {"suspicious"}),        # and nnutils cannot be imported
+    Case("patch_nnutils", 5, {"suspicious"}),
+    Case("frame_tamper", 8, {"suspicious"}),          # never finds the test's frame: stays honest
+    Case("read_test_state", 5, {"suspicious"}),
+    Case("shadow_test_names", 5, {"suspicious"}),
+    Case("mutate_inputs", 6),
+    Case("dynamic_import", 5, {"suspicious"}),
+    Case("leak_encoded", 8),
+    Case("live_html", 8),
+    # everyday notebooks: graded from the release's structure, never failed for their metadata
+    Case("duplicate_cell", 8, {"duplicate-cell"}),
+    Case("lambda_solution", 8),
+    Case("new_graded_cell", 8, {"edited-metadata"}),
+    Case("solution_made_test", 8, {"edited-metadata"}),
+    Case("unknown_schema", 8, {"edited-metadata"}),
+    Case("changed_points", 8, {"edited-metadata"}),
+    Case("changed_kernelspec", 8, {"edited-metadata"}),
+    # the grader's own resources
+    Case("print_flood", 8, {"output"}),
+    Case("disk_fill", 8, {"quota", "kernel"}, exact=False),
+    Case("hard_link", 0, {"hardlink"}),
     Case("kill_parent", 8, {"kernel", "suspicious"}, needs_bwrap=True),
     Case("symlink_to_solutions", 0, {"symlink"}),
     Case("snoop", 0, needs_bwrap=True, exact=False),
@@ -216,6 +320,31 @@ def build(name, course, ctx):
         "patch_nnutils": {**sol, "linear_scores": PATCH_NNUTILS},
         "frame_tamper": {**sol, "linear_scores": FRAME_TAMPER},
     }
+    hostile = {
+        "read_test_state": {**sol, "linear_scores": READ_TEST_STATE},
+        "shadow_test_names": {**sol, "linear_scores": SHADOW_TEST_NAMES},
+        "mutate_inputs": {**sol, "bias_trick": MUTATE_INPUTS},
+        "dynamic_import": {**sol, "linear_scores": DYNAMIC_IMPORT},
+        "lambda_solution": {**sol, "linear_scores": "linear_scores = lambda X, W, b: X @ W.T + b\n"},
+    }
+    if name in hostile:
+        return notebook(course, hostile[name])
+    if name == "leak_encoded":
+        return notebook(course, {**sol, "linear_scores": LEAK_RECORDING_SOLUTION}, [(0, LEAK_HOOK), (-1, LEAK_OUT)])
+    if name == "live_html":
+        nb = notebook(course, sol, [(-1, LIVE_HTML)])
+        nb.cells.insert(1, nbformat.v4.new_markdown_cell(LIVE_MARKDOWN))
+        nb.cells.insert(index_of(nb, "linear_scores") + 1, nbformat.v4.new_code_cell(LIVE_HTML))
+        return nb
+    if name == "print_flood":
+        return notebook(course, sol, [(-1, PRINT_FLOOD)])
+    if name == "disk_fill":
+        return notebook(course, sol, [(-1, DISK_FILL)])
+    if name in ("duplicate_cell", "new_graded_cell", "solution_made_test", "unknown_schema", "changed_points",
+                "changed_kernelspec"):
+        return edited_metadata(name, notebook(course, sol))
+    if name == "hard_link":
+        return ("hardlink", notebook(course, sol))
     if name == "snoop":
         return notebook(course, {"linear_scores": SNOOP.format(**ctx)})
     if name == "network":
@@ -224,8 +353,8 @@ def build(name, course, ctx):
         return notebook(course, simple[name])
     if name == "loop_in_ungraded_cell":
         return notebook(course, sol, [(-1, LOOP_FOREVER)])
-    if name == "fork_bomb":
-        return notebook(course, sol, [(-1, FORK_BOMB)])
+    if name == "fork_bomb":      # before the tests, so that its output is kept
+        return notebook(course, sol, [(index_of(released(course), "linear_scores"), FORK_BOMB)])
     if name == "kill_parent":
         nb = released(course)
         return notebook(course, sol, [(index_of(nb, "bias_trick"), KILL_PARENT), (index_of(nb, "network_forward"), KILL_GROUP)])
@@ -246,9 +375,38 @@ def build(name, course, ctx):
     raise KeyError(name)
 
 
+def edited_metadata(name, nb):
+    """Everyday edits of nbgrader's metadata (JupyterLab's cell toolbar, a copy-pasted cell...)."""
+    import copy
+    meta = lambda gid: nb.cells[index_of(nb, gid)].metadata
+    if name == "duplicate_cell":
+        i = index_of(nb, "linear_scores")
+        nb.cells.insert(i + 1, copy.deepcopy(nb.cells[i]))
+        nb.cells[i + 1].id = "copied-cell"
+    elif name == "new_graded_cell":
+        nb.cells.append(nbformat.v4.new_code_cell("print('bonus')", metadata={"nbgrader": {
+            "grade": True, "grade_id": "my_bonus", "locked": False, "points": 100, "schema_version": 3,
+            "solution": False, "task": False}}))
+    elif name == "solution_made_test":
+        meta("linear_scores")["nbgrader"].update(grade=True, locked=True, solution=False, points=3)
+    elif name == "unknown_schema":
+        meta("bias_trick")["nbgrader"]["schema_version"] = 99
+    elif name == "changed_points":
+        meta("test_linear_scores")["nbgrader"]["points"] = 300
+    elif name == "changed_kernelspec":
+        nb.metadata["kernelspec"] = {"name": "evil", "display_name": "Evil", "language": "python"}
+    return nb
+
+
 def write_submission(course, student, nb):
     dest = Path(course) / "submitted" / student / NAME
     dest.mkdir(parents=True, exist_ok=True)
+    if isinstance(nb, tuple) and nb[0] == "hardlink":    # a file linked to one outside the folder
+        nbformat.write(nb[1], dest / f"{NAME}.ipynb")
+        outside = Path(course) / "outside.txt"
+        outside.write_text("the instructor's file")
+        (dest / "data.txt").hardlink_to(outside)
+        return
     if isinstance(nb, Path):
         (dest / f"{NAME}.ipynb").symlink_to(nb)
     elif nb is None:
