@@ -174,7 +174,7 @@ def autograde(course, assignment, opts=None, log=print):
                      "max_score": None, "seconds": None,
                      "problems": [{"kind": "grader", "cell": None, "detail": f"worker lost: {type(e).__name__}: {e}"}]}
             results[r["student"]] = r
-            bar.set_postfix_str(f"{r['student']}: {_score(r)}")
+            bar.set_postfix_str(f"{printable(r['student'])}: {_score(r)}")
     except BaseException:                      # e.g. Ctrl-C: start nothing new, let running ones finish
         for fut in futures:
             fut.cancel()
@@ -207,9 +207,27 @@ def _status(r):
     return r["status"]
 
 
+def printable(text):
+    """`text` with every non-printable character escaped as Python would (`\\n`, `\\x1b`, `\\u2028`).
+
+    Student folder names, file names, grade ids and exception messages reach the report, the CSV
+    and the terminal: a newline in them must not forge a line, an escape sequence must not drive
+    the instructor's terminal.
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
+def spreadsheet_text(value):
+    """A grades.csv field: printable, and never a formula for the spreadsheet (Canvas, Moodle) it goes to."""
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def _problems(r):
-    return "; ".join(f"{p['kind']}" + (f" [{p['cell']}]" if p.get("cell") else "") + f": {p['detail']}"
-                     for p in r["problems"])
+    return printable("; ".join(f"{p['kind']}" + (f" [{p['cell']}]" if p.get("cell") else "") + f": {p['detail']}"
+                               for p in r["problems"]))
 
 
 def write_outputs(out, rows, summary):
@@ -217,8 +235,9 @@ def write_outputs(out, rows, summary):
         w = csv.writer(f)
         w.writerow(["student_id", "assignment", "score", "max_score", "status", "seconds", "problems"])
         for r in rows:
-            w.writerow([r["student"], r["assignment"], "" if r["status"] == "failed" else r.get("score"),
-                        r.get("max_score"), _status(r), r.get("seconds"), _problems(r)])
+            w.writerow([spreadsheet_text(v) for v in (
+                r["student"], r["assignment"], "" if r["status"] == "failed" else r.get("score"),
+                r.get("max_score"), _status(r), r.get("seconds"), _problems(r))])
     (out / "report.txt").write_text(render_report(rows, summary) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
 
@@ -232,7 +251,7 @@ def render_report(rows, summary):
              "", f"{'student':<24} {'score':>9} {'time':>7}  {'status':<8} problems"]
     for r in rows:
         secs = f"{r['seconds']:.1f}s" if r.get("seconds") is not None else "-"
-        lines.append(f"{r['student']:<24} {_score(r):>9} {secs:>7}  {_status(r):<8} {_problems(r)}")
+        lines.append(f"{printable(r['student']):<24} {_score(r):>9} {secs:>7}  {_status(r):<8} {_problems(r)}")
     counts = {}
     for r in rows:
         counts[_status(r)] = counts.get(_status(r), 0) + 1

@@ -3,11 +3,14 @@
 grade_one runs the grading in a child process of its own (a new session, killed as a whole when it
 overruns), so nothing a submission does can take the batch worker down. The child:
 
-1. checks the submitted notebooks: missing (nbgrader gives them zero), unreadable JSON or symbolic
-   links in the folder (zero, set here through nbgrader's Gradebook API), test cells deleted or
-   edited (nbgrader restores them: `OverwriteCells.add_missing_cells`), all reported;
-2. runs nbgrader's own autograde for this student, with the course's nbgrader_config.py plus
-   coursegrade's overrides (`overrides`): the sandboxed, clean-checked Execute step;
+1. stages the submission (`coursegrade.submission.stage`): a copy of the student's folder whose
+   notebooks carry the release's nbgrader metadata and kernel, with every problem reported:
+   missing notebooks (nbgrader gives them zero), unreadable JSON or links in the folder (zero,
+   set here through nbgrader's Gradebook API), edited or duplicated nbgrader metadata, test cells
+   deleted or edited (nbgrader restores them: `OverwriteCells.add_missing_cells`);
+2. runs nbgrader's own autograde for this student on the staged copy (submitted/ is only read),
+   with the course's nbgrader_config.py plus coursegrade's overrides (`overrides`): the
+   sandboxed, clean-checked Execute step;
 3. generates the student's feedback (hidden tests stripped by the course config) and withholds it
    if a hidden test line still shows;
 4. writes a result: score, time, problems.
@@ -19,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +31,8 @@ import traceback
 from pathlib import Path
 
 import nbformat
+
+from coursegrade.submission import stage
 
 VERSION = "2"   # bump when grading semantics change: resumed batches then re-grade everything
 
@@ -91,7 +97,8 @@ def overrides(opts, course_config):
     from nbgrader.converters import GenerateFeedback
     feedback = GenerateFeedback.class_traits()["preprocessors"].default()
     c.GenerateFeedback.preprocessors = [*course_config.GenerateFeedback.get("preprocessors", feedback),
-                                        "nbconvert.preprocessors.SanitizeHTML"]   # student HTML: escaped
+                                        "nbconvert.preprocessors.sanitize.SanitizeHTML"]   # student HTML: escaped
+    c.SanitizeHTML.enabled = True
     se = c.SandboxedExecute
     se.timeout = opts["cell_timeout"]
     se.notebook_timeout = opts["notebook_timeout"]
@@ -140,51 +147,6 @@ def load_config(course, opts):
     return cfg
 
 
-def check_notebooks(coursedir, assignment, student):
-    """Problems with the submitted notebooks, before nbgrader sees them.
-
-    Returns (problems, unusable): unusable lists the notebooks nbgrader cannot grade at all
-    (unreadable; or every one missing, where nbgrader would stop with "No notebooks found"; or
-    all of them when the submission holds symbolic links).
-    """
-    problems, corrupt, missing, expected = [], [], [], []
-    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
-    release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
-    submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
-    links = sorted(str(p.relative_to(submitted)) for p in submitted.rglob("*") if p.is_symlink())
-    if links:   # nbgrader would copy what they point to (e.g. solutions/) into the kernel's folder
-        problems.append({"kind": "symlink", "cell": None, "detail": "not graded (scored 0): the submission "
-                         f"contains symbolic links: {', '.join(links[:5])}"})
-        return problems, [src.stem for src in sorted(source.glob("*.ipynb"))]
-    for src in sorted(source.glob("*.ipynb")):
-        path = submitted / src.name
-        expected.append(src.stem)
-        if not path.exists():
-            missing.append(src.stem)
-            problems.append({"kind": "missing", "cell": None, "detail": f"no {src.name} in the submission (scored 0)"})
-            continue
-        try:
-            nb = nbformat.read(path, as_version=4)
-            nbformat.validate(nb)
-        except Exception as e:
-            corrupt.append(src.stem)
-            problems.append({"kind": "corrupt", "cell": None, "detail": f"{src.name} is not a readable notebook (scored 0): {str(e).splitlines()[0][:200]}"})
-            continue
-        rel = release / src.name
-        if rel.exists():
-            released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(rel, as_version=4).cells
-                        if c.metadata.get("nbgrader", {}).get("locked")}
-            mine = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
-            for gid, text in released.items():
-                if gid not in mine:
-                    problems.append({"kind": "deleted-cell", "cell": gid, "detail": "a locked cell was deleted (restored for grading)"})
-                elif mine[gid].strip() != text.strip():
-                    problems.append({"kind": "edited-cell", "cell": gid, "detail": "a locked cell was edited (restored for grading)"})
-    if corrupt or len(missing) == len(expected):
-        return problems, expected
-    return problems, []
-
-
 def zero_notebooks(db_url, course_id, assignment, student, notebooks):
     """Record zero for notebooks nbgrader cannot grade, as nbgrader does for missing ones."""
     from nbgrader.api import Gradebook
@@ -218,17 +180,29 @@ def grade_in_this_process(job):
     cfg.SandboxedExecute.report_path = str(report_path)
     cfg.SandboxedExecute.source_dir = str(Path(course, cfg.CourseDirectory.get("source_directory", "source"), assignment))
     coursedir = CourseDirectory(config=cfg, root=str(course))
+    submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    release = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+    cfg.CourseDirectory.submitted_directory = os.path.join("grading", assignment, "staged")   # what nbgrader reads
+    coursedir = CourseDirectory(config=cfg, root=str(course))
+    staging = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
     api = NbGraderAPI(coursedir=coursedir, config=cfg)
     db_url, course_id = coursedir.db_url, coursedir.course_id
     result = {"status": "graded", "problems": [], "tests": {}, "sandbox": None}
 
-    problems, unusable = check_notebooks(coursedir, assignment, student)
+    shutil.rmtree(staging, ignore_errors=True)           # left by a grading process that was killed
+    try:
+        problems, unusable = stage(submitted, source, release, staging)
+        out = None if unusable else api.autograde(assignment, student, force=True, create=True)
+    finally:                                             # autograded/ now holds all nbgrader needs
+        shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.parent.rmdir()
     result["problems"] += problems
     if unusable:
         remove_stale_grade(db_url, course_id, assignment, student)
         zero_notebooks(db_url, course_id, assignment, student, unusable)
     else:
-        out = api.autograde(assignment, student, force=True, create=True)
         if not out["success"]:
             remove_stale_grade(db_url, course_id, assignment, student)
             tail = (out.get("error") or out.get("log") or "").strip().splitlines()[-3:]
@@ -302,6 +276,11 @@ def run_child(job):
     except Exception as e:
         result = {"status": "failed", "problems": [{"kind": "grader", "cell": None, "detail": f"{type(e).__name__}: {e}"}],
                   "traceback": traceback.format_exc()}
+        try:                        # a failed re-grade never hides behind an old score
+            cfg = load_config(job["course"], job).CourseDirectory
+            remove_stale_grade(cfg.db_url, cfg.get("course_id", ""), job["assignment"], job["student"])
+        except Exception as e2:
+            result["problems"].append({"kind": "grader", "cell": None, "detail": f"old grade not removed: {e2}"})
     result["seconds"] = round(time.monotonic() - start, 2)
     tmp = Path(job["result"] + ".tmp")
     tmp.write_text(json.dumps(result, indent=1))

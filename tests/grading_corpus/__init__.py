@@ -136,16 +136,21 @@ KILL_GROUP = '''import os, signal
 os.killpg(0, signal.SIGKILL)
 '''
 
-FORK_BOMB = '''import os, time
+FORK_BOMB = '''import os
+r, w = os.pipe()
 children = 0
 try:
     while True:
         if os.fork() == 0:
-            time.sleep(60)
+            os.close(w)
+            os.read(r, 1)            # wait until the parent gives up, then leave
             os._exit(0)
         children += 1
 except OSError as e:
     print("fork stopped after", children, "children:", type(e).__name__)
+os.close(w)
+for _ in range(children):
+    os.wait()
 '''
 
 
@@ -163,7 +168,7 @@ def linear_scores(X, W, b):
     if X.ndim == 1 or X.shape[0] == 2:            # the visible inputs: honest
         return X @ W.T + b
     return np.zeros((X.shape[0], W.shape[0]))
-print("history holds hidden tests:", any("BEGIN HIDDEN" in c for c in In))
+print("history holds hidden tests:", any(("BEGIN HIDDEN" + " TESTS") in c for c in In))
 '''
 
 # Define names the test uses, so that its own expectation is computed by the student.
