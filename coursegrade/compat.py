@@ -57,3 +57,35 @@ def stop_forkserver():
     import multiprocessing.forkserver as fs
     with contextlib.suppress(Exception):
         fs._forkserver._stop()
+
+
+async def start_kernel_client(ep, startup_timeout):
+    """nbclient's async_start_new_kernel_client without jupyter_client's IOPub flush, which waits
+    0.2 s idle on every kernel start: one kernel_info round trip and one IOPub message (IOPub is
+    connected) are enough, since nbclient ignores messages that are not its own."""
+    from queue import Empty
+    from time import monotonic
+    from jupyter_core.utils import ensure_async
+    ep.kc = ep.km.client()
+    await ensure_async(ep.kc.start_channels())
+    deadline = monotonic() + startup_timeout
+    while True:
+        ep.kc.kernel_info()
+        try:
+            msg = await ensure_async(ep.kc.shell_channel.get_msg(timeout=1))
+        except Empty:
+            msg = None
+        if msg is not None and msg["msg_type"] == "kernel_info_reply":
+            try:
+                await ensure_async(ep.kc.iopub_channel.get_msg(timeout=0.2))
+            except Empty:
+                pass
+            else:
+                ep.kc._handle_kernel_info_reply(msg)
+                break
+        if not await ensure_async(ep.km.is_alive()):
+            raise RuntimeError("the kernel died before replying to kernel_info")
+        if monotonic() > deadline:
+            raise RuntimeError(f"the kernel did not start in {startup_timeout} s")
+    ep.kc.allow_stdin = False
+    return ep.kc

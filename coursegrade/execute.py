@@ -96,6 +96,11 @@ class SandboxedExecute(Execute):
         compat.limit_messages(self.km.context, self.message_limit)
         return self.km
 
+    async def async_start_new_kernel_client(self):
+        return await compat.start_kernel_client(self, self.startup_timeout)
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     def start_kernel(self):
         self.create_kernel_manager()
         self.start_new_kernel(cwd=self.scratch.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -42,6 +42,16 @@ def test_jupyter_client_ipykernel_and_zmq():
         ctx.destroy()
 
 
+def test_kernel_client_start_mirrors_nbclient():
+    """compat.start_kernel_client copies nbclient's async_start_new_kernel_client minus the flush."""
+    from jupyter_client.client import KernelClient
+    from nbclient.client import NotebookClient
+    src = inspect.getsource(NotebookClient.async_start_new_kernel_client)
+    assert "self.km.client()" in src and "wait_for_ready" in src and "allow_stdin = False" in src
+    assert callable(KernelClient._handle_kernel_info_reply)
+    assert "Flush IOPub channel" in inspect.getsource(KernelClient._async_wait_for_ready)
+
+
 def test_cpython_forkserver_internals():
     import multiprocessing.forkserver as fs
     assert callable(fs._forkserver._stop)
