@@ -85,8 +85,8 @@ class Value:
         assert isinstance(k, (int, float)), "only constant exponents"
         out = Value(self.data ** k, (self,), "1/x" if k == -1 else f"**{k:g}")
 
-        def _backward():
-            self.grad += k * self.data ** (k - 1) * out.grad
+        def _backward():                      # k x^(k-1); for k = 0 it is 0 (0.0 ** -1 would raise)
+            self.grad += (k * self.data ** (k - 1) if k != 0 else 0.0) * out.grad
         out._backward = _backward
         return out
 
@@ -108,7 +108,8 @@ class Value:
 
     def sigmoid(self):
         """The whole sigmoid as one gate: local gradient s(1 - s)."""
-        s = 1.0 / (1.0 + math.exp(-self.data))
+        e = math.exp(-abs(self.data))         # exponent <= 0: never overflows (exp(710) would)
+        s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)
         out = Value(s, (self,), "sigmoid")
 
         def _backward():
@@ -173,16 +174,22 @@ class Value:
 
 
 def topological_order(root):
-    """Every node that ``root`` depends on, inputs before the nodes computed from them."""
-    order, seen = [], set()
+    """Every node that ``root`` depends on, inputs before the nodes computed from them.
 
-    def visit(v):
-        if id(v) not in seen:
-            seen.add(id(v))
-            for child in v._prev:
-                visit(child)
+    A depth-first search that appends a node once all its inputs are in; it keeps its own stack
+    of (node, inputs not yet visited) instead of recursing, so graphs deeper than Python's
+    recursion limit (about 1000 calls) work too.
+    """
+    order, seen, stack = [], {id(root)}, [(root, iter(root._prev))]
+    while stack:
+        v, children = stack[-1]
+        child = next(children, None)
+        if child is None:                     # every input of v is in order: v can follow
+            stack.pop()
             order.append(v)
-    visit(root)
+        elif id(child) not in seen:
+            seen.add(id(child))
+            stack.append((child, iter(child._prev)))
     return order
 
 

@@ -49,28 +49,36 @@ def pad_for_mode(f, mode):
     raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
 
 
+def pad_hw(pad, HH, WW):
+    """The padding (pad_h, pad_w) of an HH x WW kernel from pad = an int (both axes), a pair, or a
+    mode in PAD_MODES, resolved per axis: 'same' pads a 3 x 5 kernel by (1, 2), like PyTorch."""
+    if isinstance(pad, str):
+        return pad_for_mode(HH, pad), pad_for_mode(WW, pad)
+    return (pad, pad) if np.ndim(pad) == 0 else tuple(pad)
+
+
 def _pad(x, pad):
-    """Zero-pad the two spatial axes of an (N, C, H, W) array by ``pad`` on every side."""
-    if pad == 0:
+    """Zero-pad the spatial axes of an (N, C, H, W) array by pad = (pad_h, pad_w) on each side."""
+    ph, pw = pad
+    if ph == pw == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 
 
 def conv_forward_naive(x, w, b, stride=1, pad=0):
     """Convolution with explicit loops: the definition, for teaching and for checking.
 
     x: (N, C, H, W) images; w: (F, C, HH, WW) kernels; b: (F,) biases.
-    stride: step between windows; pad: zeros added on every side (an int, or a mode in
-    PAD_MODES for a square kernel).
-    Returns out: (N, F, H', W') with H' = (H + 2*pad - HH) / stride + 1 (same for W'), where
+    stride: step between windows; pad: zeros added on every side (an int, a pair
+    (pad_h, pad_w), or a mode in PAD_MODES, resolved per axis by pad_hw).
+    Returns out: (N, F, H', W') with H' = (H + 2*pad_h - HH) / stride + 1 (same for W'), where
     out[n, f, i, j] = sum over c, di, dj of w[f, c, di, dj] * x_padded[n, c, i*s + di, j*s + dj] + b[f].
     """
-    if isinstance(pad, str):
-        pad = pad_for_mode(w.shape[2], pad)
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
-    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    xp = _pad(x, pad)
+    ph, pw = pad_hw(pad, HH, WW)
+    Ho, Wo = conv_output_size(H, HH, stride, ph), conv_output_size(W, WW, stride, pw)
+    xp = _pad(x, (ph, pw))
     out = np.zeros((N, F, Ho, Wo), dtype=np.result_type(x, w))
     for n in range(N):
         for f in range(F):
@@ -87,10 +95,12 @@ def im2col(x, HH, WW, stride=1, pad=0):
     x: (N, C, H, W). Returns cols: (N, C*HH*WW, H'*W'), column k of image n holding the
     k-th window (row-major over the H' x W' output positions), its rows ordered (c, di, dj)
     like w.reshape(F, -1). The copy is done as HH*WW strided slices, one per kernel offset.
+    pad: as in conv_forward_naive.
     """
     N, C, H, W = x.shape
-    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    xp = _pad(x, pad)
+    ph, pw = pad_hw(pad, HH, WW)
+    Ho, Wo = conv_output_size(H, HH, stride, ph), conv_output_size(W, WW, stride, pw)
+    xp = _pad(x, (ph, pw))
     cols = np.empty((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
     for di in range(HH):
         for dj in range(WW):
@@ -105,26 +115,27 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
     Overlapping windows add up, which is exactly the sum the convolution's backward pass needs.
     """
     N, C, H, W = x_shape
-    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
+    ph, pw = pad_hw(pad, HH, WW)
+    Ho, Wo = conv_output_size(H, HH, stride, ph), conv_output_size(W, WW, stride, pw)
     cols = cols.reshape(N, C, HH, WW, Ho, Wo)
-    dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    dxp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
     for di in range(HH):
         for dj in range(WW):
             dxp[:, :, di:di + stride * Ho:stride, dj:dj + stride * Wo:stride] += cols[:, :, di, dj]
-    return dxp[:, :, pad:pad + H, pad:pad + W]
+    return dxp[:, :, ph:ph + H, pw:pw + W]
 
 
 def conv_forward(x, w, b, stride=1, pad=0):
     """Fast convolution: im2col, then one batched matrix product that lands directly in NCHW.
 
-    x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride: int; pad: int or a mode in PAD_MODES.
+    x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride: int; pad: int, (pad_h, pad_w) or a
+    mode in PAD_MODES (per axis: a 3 x 5 kernel with 'same' pads (1, 2)).
     Returns out: (N, F, H', W') (equal to conv_forward_naive) and cache for conv_backward.
     """
-    if isinstance(pad, str):
-        pad = pad_for_mode(w.shape[2], pad)
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
-    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
+    pad = pad_hw(pad, HH, WW)
+    Ho, Wo = conv_output_size(H, HH, stride, pad[0]), conv_output_size(W, WW, stride, pad[1])
     cols = im2col(x, HH, WW, stride, pad)                       # (N, C*HH*WW, Ho*Wo)
     out = np.matmul(w.reshape(F, -1), cols)                     # (N, F, Ho*Wo)
     out += b.reshape(1, F, 1)
@@ -179,29 +190,31 @@ def max_pool_forward(x, size=2, stride=None):
 def max_pool_backward(dout, cache):
     """Backward pass of max pooling: each window's gradient goes to its largest input.
 
-    dout: (N, C, H', W'). Returns dx: (N, C, H, W). On ties the first maximum in row-major
-    window order gets the gradient, as in PyTorch.
+    dout: (N, C, H', W'). Returns dx: (N, C, H, W). As in PyTorch, on ties the first maximum in
+    row-major window order gets the gradient, and in a window holding NaN (its maximum: the
+    forward pass propagates NaN) the last NaN does.
     """
     x, out, size, stride = cache
     views, _ = _windows(x, size, stride)
+    winner = np.full(out.shape, -1)                 # per window: offset k that gets the gradient
+    for k, v in enumerate(views):
+        winner[(winner < 0) & (v == out)] = k       # first maximum (NaN == NaN is False)
+        winner[np.isnan(v)] = k                     # a NaN overrides it, a later NaN again
     dx = np.zeros(x.shape, dtype=dout.dtype)
-    dx_views, _ = _windows(dx, size, stride)
-    routed = np.zeros(out.shape, dtype=bool)        # window has already passed its gradient on
-    for v, dv in zip(views, dx_views):
-        hit = (v == out) & ~routed
-        routed |= hit
-        dv += dout * hit                            # += : overlapping windows share pixels
+    for k, dv in enumerate(_windows(dx, size, stride)[0]):
+        dv += dout * (winner == k)                  # += : overlapping windows share pixels
     return dx
 
 
 def avg_pool_forward(x, size=2, stride=None):
     """Average pooling over size x size windows (stride defaults to size).
 
-    x: (N, C, H, W). Returns out: (N, C, H', W') and a cache for avg_pool_backward.
+    x: (N, C, H, W). Returns out: (N, C, H', W') (float: integers are averaged in float64) and a
+    cache for avg_pool_backward.
     """
     stride = size if stride is None else stride
     views, _ = _windows(x, size, stride)
-    out = views[0].copy()
+    out = views[0].astype(np.result_type(x, 1.0))   # a float copy: the mean of integers is not one
     for v in views[1:]:
         out += v
     out /= size * size

@@ -17,7 +17,8 @@ def train_val_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=0):
     n = len(X)
     order = np.random.default_rng(seed).permutation(n)
     n_train = int(round(fractions[0] * n))
-    n_val = int(round(fractions[1] * n))
+    # with no test set the rounding leftover goes to validation, so a fraction of 0 gives 0 examples
+    n_val = n - n_train if fractions[2] == 0 else int(round(fractions[1] * n))
     parts = np.split(order, [n_train, n_train + n_val])
     return tuple((X[p], y[p]) for p in parts)
 

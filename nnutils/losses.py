@@ -17,6 +17,15 @@ def svm_loss_one(s, y, margin=1.0):
     return loss
 
 
+def check_labels(y, n_classes):
+    """Class labels must be integers in 0..C-1: numpy would read -1 as the last class."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):          # 2.0 or True cannot name a class
+        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"labels must be in 0..{n_classes - 1}, got values {y.min()}..{y.max()}")
+
+
 def svm_loss(S, y, margin=1.0):
     """Multiclass SVM (hinge) loss per example, vectorised over a batch.
 
@@ -24,6 +33,7 @@ def svm_loss(S, y, margin=1.0):
     S: (N, C) scores; y: (N,) correct classes.
     Returns L: (N,) per-example losses.
     """
+    check_labels(y, S.shape[1])
     n = np.arange(len(S))
     margins = np.maximum(0.0, S - S[n, y][:, None] + margin)
     margins[n, y] = 0.0
@@ -36,6 +46,7 @@ def svm_loss_grad(S, y, margin=1.0):
     S: (N, C); y: (N,). Returns dS: (N, C): +1/N for every violating wrong class,
     and minus (number of violations)/N for the correct class.
     """
+    check_labels(y, S.shape[1])
     n = np.arange(len(S))
     violated = (S - S[n, y][:, None] + margin > 0).astype(float)
     violated[n, y] = 0.0

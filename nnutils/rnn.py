@@ -49,7 +49,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     """
     N, T, D = x.shape
     xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # time-major (T, N, D): contiguous steps
-    A = (xs.reshape(T * N, D) @ Wx + b).reshape(T, N, -1)   # input part of every step at once
+    A = (xs.reshape(T * N, D) @ Wx + b).reshape(T, N, Wh.shape[0])   # input part of all steps
     hs = np.empty((T + 1,) + h0.shape, dtype=A.dtype)     # hs[0] = h0, hs[t+1] = h_t
     hs[0] = h0
     for t in range(T):
@@ -72,10 +72,10 @@ def rnn_backward(dh, cache):
     for t in reversed(range(T)):
         dA[t] = (dhs[t] + dh_next) * (1.0 - hs[t + 1] ** 2)
         dh_next = dA[t] @ WhT
-    dA2 = dA.reshape(T * N, -1)
+    dA2 = dA.reshape(T * N, Wh.shape[0])
     dx = (dA2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
     dWx = xs.reshape(T * N, D).T @ dA2
-    dWh = hs[:-1].reshape(T * N, -1).T @ dA2
+    dWh = hs[:-1].reshape(T * N, Wh.shape[0]).T @ dA2
     return dx, dh_next, dWx, dWh, dA2.sum(axis=0)
 
 
@@ -152,10 +152,11 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     return hs[1:].transpose(1, 0, 2), cache
 
 
-def lstm_backward(dh, cache):
+def lstm_backward(dh, cache, dcT=None):
     """Backpropagation through time for :func:`lstm_forward`.
 
-    dh: (N, T, H) gradient of the loss w.r.t. every hidden state.
+    dh: (N, T, H) gradient of the loss w.r.t. every hidden state; dcT: (N, H) gradient w.r.t.
+    the final cell state c_T (None: the loss does not use c_T, zeros).
     Returns (dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)).
 
     The local derivatives of every gate (σ' = σ(1 - σ), tanh' = 1 - tanh²) do not depend on the
@@ -178,7 +179,7 @@ def lstm_backward(dh, cache):
     dA_o = dA[..., 3 * H:]
     WhT = np.ascontiguousarray(Wh.T)                   # a contiguous copy multiplies faster
     dh_next = np.zeros_like(hs[0])                     # gradients arriving from step t+1
-    dc_next = np.zeros_like(hs[0])
+    dc_next = np.zeros_like(hs[0]) if dcT is None else dcT
     for t in reversed(range(T)):
         dht = dhs[t] + dh_next                         # h_t feeds the output at t and step t+1
         dc = dc_next + dht * dc_from_h[t]              # c_t feeds h_t and c_{t+1} = f c_t + i g
@@ -196,8 +197,16 @@ def lstm_backward(dh, cache):
 def from_torch(module, dtype=np.float64):
     """(Wx, Wh, b) numpy arrays copied from a one-layer ``torch.nn.RNN`` or ``torch.nn.LSTM``.
 
-    Wx = weight_ih_l0.T, Wh = weight_hh_l0.T, b = bias_ih_l0 + bias_hh_l0, as ``dtype``.
+    Wx = weight_ih_l0.T, Wh = weight_hh_l0.T, b = bias_ih_l0 + bias_hh_l0 (zeros for bias=False),
+    as ``dtype``. Raises ValueError for modules rnn_forward / lstm_forward do not compute.
     """
+    if getattr(module, "mode", None) not in ("RNN_TANH", "LSTM"):   # GRU, ReLU RNN: other maths
+        raise ValueError(f"only nn.RNN (tanh) and nn.LSTM are supported, got {module}")
+    if module.num_layers != 1 or module.bidirectional or getattr(module, "proj_size", 0):
+        raise ValueError(f"only one layer, one direction, no projection (layer 0 alone would "
+                         f"be copied), got {module}")
     get = lambda name: getattr(module, name).detach().cpu().numpy().astype(dtype)
     Wx, Wh = np.ascontiguousarray(get("weight_ih_l0").T), np.ascontiguousarray(get("weight_hh_l0").T)
+    if not module.bias:                                # bias=False: a = x Wx + h Wh
+        return Wx, Wh, np.zeros(Wx.shape[1], dtype)
     return Wx, Wh, get("bias_ih_l0") + get("bias_hh_l0")

@@ -1,6 +1,8 @@
 """Chapter 3: softmax, cross-entropy, and a softmax (multinomial logistic) classifier."""
 import numpy as np
 
+from nnutils.losses import check_labels
+
 
 def softmax_naive(S):
     """exp(S) / sum(exp(S)) along the last axis, exactly as written: overflows for large S."""
@@ -24,14 +26,16 @@ def cross_entropy(S, y):
     """Softmax cross-entropy loss per example, L_i = -ln softmax(S_i)[y_i].
 
     Computed as logsumexp(S_i) - S_i[y_i], which stays finite where -log(softmax) would
-    hit log(0). S: (N, C); y: (N,). Returns L: (N,) in nats.
+    hit log(0). S: (N, C); y: (N,) integers in 0..C-1. Returns L: (N,) in nats.
     """
+    check_labels(y, S.shape[1])
     Z = S - np.max(S, axis=1, keepdims=True)          # shifting cancels out, as in softmax
     return np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(S)), y]
 
 
 def cross_entropy_grad(S, y):
     """Gradient of mean(cross_entropy(S, y)) with respect to S: (softmax(S) - onehot(y)) / N."""
+    check_labels(y, S.shape[1])
     dS = softmax(S)
     dS[np.arange(len(S)), y] -= 1.0
     return dS / len(S)

@@ -156,8 +156,13 @@ def dropout_forward(X, p, train=True, rng=None):
     so the expected output equals X and nothing changes at test time (train=False: identity).
     X: any shape. Returns (out, mask) with mask = 0 or 1/(1-p) per entry (None at test time).
     """
+    if not 0.0 <= p <= 1.0:                  # a probability: outside [0, 1] the mask is meaningless
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not train or p == 0.0:
         return X, None
+    if p == 1.0:                             # everything dropped (1/(1-p) would make 0/0 = NaN)
+        mask = np.zeros(X.shape)
+        return X * mask, mask
     rng = np.random.default_rng(rng)
     mask = (rng.random(X.shape) >= p) / (1.0 - p)
     return X * mask, mask
@@ -186,6 +191,8 @@ def mlp_forward(X, params, activation="relu", dropout=0.0, train=False, rng=None
     X: (N, n0); params: [W1, b1, ...]. Returns the scores (N, nL) of the last layer (no
     activation) and the caches for ``mlp_backward``.
     """
+    if not params or len(params) % 2:       # the loop below needs whole (W, b) pairs
+        raise ValueError(f"params must be [W1, b1, ..., WL, bL], L >= 1; got {len(params)} arrays")
     f, _ = ACTIVATIONS[activation]
     n_layers = len(params) // 2
     caches, A = [], X
@@ -238,6 +245,8 @@ def mlp_loss_and_grads(params, X, y, activation="relu", loss="softmax", reg=0.0,
     loss: "softmax" (y: (N,) labels) or "mse" (y: (N, nL) targets). dropout > 0 switches the
     network to training mode. Returns (loss, grads) with grads shaped like params.
     """
+    if loss not in ("softmax", "mse"):      # otherwise a typo would silently train with MSE
+        raise ValueError(f"loss must be 'softmax' or 'mse', got {loss!r}")
     scores, caches = mlp_forward(X, params, activation, dropout, train=dropout > 0, rng=rng)
     data_loss, dscores = softmax_cross_entropy(scores, y) if loss == "softmax" else mse_loss(scores, y)
     grads = mlp_backward(dscores, caches, activation)
@@ -255,8 +264,16 @@ def mlp_predict(params, X, activation="relu"):
 # ---------------------------------------------------------------------------------------------
 # Optimisers: update(w, dw, config) -> new w, with the optimiser's state kept in config
 # ---------------------------------------------------------------------------------------------
+def check_config(config, allowed):
+    """Refuse keys the rule does not read: {"learning_rate": 0.5} would run at the default lr."""
+    unknown = sorted(set(config) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
 def sgd_update(w, dw, config):
     """Plain gradient descent: w - lr * dw."""
+    check_config(config, ["lr"])
     return w - config.get("lr", 1e-2) * dw
 
 
@@ -266,6 +283,7 @@ def momentum_update(w, dw, config):
     The velocity v averages recent gradients, so steps grow along directions that stay consistent
     and cancel along directions that flip sign.
     """
+    check_config(config, ["lr", "momentum", "velocity"])
     v = config.get("velocity", np.zeros_like(w))
     v = config.get("momentum", 0.9) * v + dw
     config["velocity"] = v
@@ -275,6 +293,7 @@ def momentum_update(w, dw, config):
 def adam_update(w, dw, config):
     """Adam (Kingma & Ba 2015): momentum on the gradient (m) and per-weight step sizes from a
     running mean of squared gradients (v), both corrected for their start at zero."""
+    check_config(config, ["lr", "beta1", "beta2", "eps", "t", "m", "v"])
     b1, b2 = config.get("beta1", 0.9), config.get("beta2", 0.999)
     t = config.get("t", 0) + 1
     m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * dw

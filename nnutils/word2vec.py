@@ -197,6 +197,8 @@ def scatter_add(W, idx, G, weights=None):
     W[idx[j, k]] += weights[j, k] * G[j] for all j, k, without building the (n, m, d) products.
     """
     n = len(G)
+    if n == 0:                                  # nothing to add (and reshape(0, -1) cannot infer m)
+        return
     idx = idx.reshape(n, -1)
     m = idx.shape[1]
     rows = np.flatnonzero(np.bincount(idx.ravel(), minlength=len(W)))   # distinct rows, sorted

@@ -95,6 +95,62 @@ def test_topological_order_inputs_first():
             assert pos[id(c)] < pos[id(v)]
 
 
+def _recursive_topological_order(root):
+    """The recursive depth-first search topological_order used to be (the reference order)."""
+    order, seen = [], set()
+
+    def visit(v):
+        if id(v) not in seen:
+            seen.add(id(v))
+            for child in v._prev:
+                visit(child)
+            order.append(v)
+    visit(root)
+    return order
+
+
+def test_topological_order_same_order_as_recursive_search():
+    f, _ = sigmoid_circuit()
+    x = bp.Value(0.7)
+    g = (x * x + x).tanh() * (x - 2.0).relu() + (x * 3.0).sigmoid() / x + f
+    for root in (f, g):
+        ids = [id(v) for v in bp.topological_order(root)]
+        assert ids == [id(v) for v in _recursive_topological_order(root)]
+
+
+def test_backward_deep_graph_vs_torch():
+    """5000 nested gates: deeper than Python's recursion limit (about 1000)."""
+    x, tx = bp.Value(0.3), torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    y, ty = x, tx
+    for k in range(2500):
+        c = 0.5 + 1e-4 * k
+        y, ty = (y * c).tanh(), torch.tanh(ty * c)
+    y.backward()
+    ty.backward()
+    assert len(bp.topological_order(y)) > 5000
+    assert y.data == pytest.approx(ty.item(), rel=1e-12)
+    assert x.grad == pytest.approx(tx.grad.item(), rel=1e-9)
+
+
+@pytest.mark.parametrize("a", [-1000.0, -710.0, -40.0, -1.5, 0.0, 2.0, 40.0, 710.0, 1000.0])
+def test_sigmoid_gate_extreme_inputs_vs_torch(a):
+    x, tx = bp.Value(a), torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    s, ts = x.sigmoid(), torch.sigmoid(tx)
+    s.backward()
+    ts.backward()
+    assert s.data == pytest.approx(ts.item(), rel=1e-15, abs=1e-300)   # torch: 0 below about -709
+    assert x.grad == pytest.approx(tx.grad.item(), rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("a, k", [(0.0, 0), (2.5, 0), (-3.0, 0), (0.0, 1), (0.0, 2), (1.5, 3)])
+def test_pow_gradient_vs_torch(a, k):
+    """d x^0 / dx = 0, also at x = 0, where k * x**(k-1) would divide by zero."""
+    x, tx = bp.Value(a), torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    (x ** k).backward()
+    (tx ** k).backward()
+    assert x.grad == tx.grad.item()
+
+
 def test_gate_patterns_scalar():
     for a, b in [(2.0, -1.0), (-4.0, 3.0), (1.0, 1.0)]:
         x, y = bp.Value(a), bp.Value(b)

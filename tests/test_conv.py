@@ -71,6 +71,26 @@ def test_same_padding_needs_odd_kernel():
         conv.pad_for_mode(4, "same")
     with pytest.raises(ValueError, match="mode"):
         conv.pad_for_mode(3, "half")
+    with pytest.raises(ValueError, match="odd"):             # each axis is checked: 3 x 4
+        conv.conv_forward(np.ones((1, 1, 6, 6)), np.ones((1, 1, 3, 4)), np.zeros(1), pad="same")
+
+
+@pytest.mark.parametrize("mode, torch_pad", [("same", "same"), ("valid", "valid"), ("full", (2, 4)),
+                                             ((1, 2), (1, 2))])
+def test_non_square_kernel_padding_per_axis_matches_torch(mode, torch_pad):
+    """A 3 x 5 kernel: 'same' pads (1, 2), 'full' (2, 4), as PyTorch's padding per axis."""
+    x, w, b, _, _ = random_conv((2, 3, 7, 9, 4, 3, 5, 1, 0), seed=11)
+    t_out = F.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=torch_pad).numpy()
+    dout = np.random.default_rng(12).standard_normal(t_out.shape)
+    _, t_dx, t_dw, t_db = torch_conv(x, w, b, 1, torch_pad, dout)
+    out, cache = conv.conv_forward(x, w, b, pad=mode)
+    assert out.shape == t_out.shape
+    if mode == "same":
+        assert out.shape[2:] == x.shape[2:]
+    np.testing.assert_allclose(out, t_out, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(conv.conv_forward_naive(x, w, b, pad=mode), t_out, rtol=1e-10, atol=1e-10)
+    for got, want in zip(conv.conv_backward(dout, cache), (t_dx, t_dw, t_db)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
 def test_notes_shapes_and_channel_sum():
@@ -166,6 +186,32 @@ def test_max_pool_ties_route_to_first_like_torch():
     F.max_pool2d(xt, 2, 2).sum().backward()
     np.testing.assert_array_equal(dx, xt.grad.numpy())
     assert dx.sum() == 4 and dx[0, 0, 0, 0] == 1 and dx[0, 0, 2, 2] == 1
+
+
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 1), (2, 1)])
+def test_max_pool_nan_windows_route_like_torch(size, stride):
+    """NaN is the maximum of its window; PyTorch sends the window's gradient to its last NaN."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 2, 6, 6))
+    x[rng.random(x.shape) < 0.15] = np.nan                  # some windows with one NaN, some with several
+    out, cache = conv.max_pool_forward(x, size, stride)
+    dout = rng.standard_normal(out.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    t_out = F.max_pool2d(xt, size, stride)
+    t_out.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(out, t_out.detach().numpy())   # NaN where torch has NaN
+    assert np.isnan(out).any() and not np.isnan(out).all()
+    np.testing.assert_allclose(conv.max_pool_backward(dout, cache), xt.grad.numpy(), atol=1e-12)
+
+
+def test_avg_pool_integer_input_computed_in_float():
+    x = np.arange(2 * 3 * 6 * 6).reshape(2, 3, 6, 6) % 7       # int64
+    out, cache = conv.avg_pool_forward(x, 2, 2)
+    want = F.avg_pool2d(torch.tensor(x, dtype=torch.float64), 2, 2).numpy()
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, want, atol=1e-12)
+    np.testing.assert_allclose(out, x.reshape(2, 3, 3, 2, 3, 2).mean(axis=(3, 5)), atol=1e-12)
+    assert conv.avg_pool_backward(np.ones(out.shape), cache).shape == x.shape
 
 
 def test_pooling_cs231n_example_and_numerical_gradient():

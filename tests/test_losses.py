@@ -99,3 +99,18 @@ def test_polynomial_features():
     # number of monomials of degree 1..d in D variables is C(D+d, d) - 1
     assert losses.polynomial_features(np.ones((4, 3)), 4).shape == (4, 34)
     assert losses.polynomial_features(np.ones((1, 2)), 10).shape == (1, 65)
+
+
+
+@pytest.mark.parametrize("bad, error", [([0, 1, -1], ValueError), ([0, 1, 3], ValueError),
+                                        ([0.0, 1.0, 2.0], TypeError)])
+def test_svm_loss_refuses_labels_outside_the_classes(bad, error):
+    """numpy would read label -1 as the last class; PyTorch refuses these labels, and so do we."""
+    y = np.array(bad)
+    with pytest.raises(RuntimeError):
+        F.multi_margin_loss(torch.tensor(NOTES_S), torch.tensor(y))
+    for fn in (losses.svm_loss, losses.svm_loss_grad):
+        with pytest.raises(error, match="labels"):
+            fn(NOTES_S, y)
+    with pytest.raises(error, match="labels"):
+        losses.linear_svm_loss_and_grad(np.ones((3, 2)), np.zeros(3), np.ones((4, 2)), y[[0, 1, 2, 2]], 0.0)

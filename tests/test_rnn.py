@@ -166,3 +166,70 @@ def test_float32_stays_float32():
     out, cache = rnn.lstm_forward(x, h0, f32(D, 4 * H), f32(H, 4 * H), f32(4 * H))
     grads = rnn.lstm_backward(f32(N, T, H), cache)
     assert out.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.nn.RNN(D, H, num_layers=2, batch_first=True),
+    lambda: torch.nn.LSTM(D, H, bidirectional=True, batch_first=True),
+    lambda: torch.nn.LSTM(D, H, proj_size=2, batch_first=True),
+    lambda: torch.nn.RNN(D, H, nonlinearity="relu", batch_first=True),
+    lambda: torch.nn.GRU(D, H, batch_first=True),
+    lambda: torch.nn.Linear(D, H),
+])
+def test_from_torch_refuses_modules_it_cannot_copy(make):
+    """Copying layer 0 of a 2-layer or bidirectional module would silently compute something else."""
+    with pytest.raises(ValueError, match="only"):
+        rnn.from_torch(make())
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_from_torch_without_bias_matches_torch(kind):
+    torch.manual_seed(7)
+    module = (torch.nn.RNN if kind == "rnn" else torch.nn.LSTM)(D, H, bias=False, batch_first=True).double()
+    r = _rng(7)
+    x, h0 = r.normal(size=(N, T, D)), r.normal(size=(N, H))
+    Wx, Wh, b = rnn.from_torch(module)
+    assert np.array_equal(b, np.zeros(Wx.shape[1]))
+    if kind == "rnn":
+        out = rnn.rnn_forward(x, h0, Wx, Wh, b)[0]
+        ref = module(torch.tensor(x), torch.tensor(h0[None]))[0]
+    else:
+        out = rnn.lstm_forward(x, h0, Wx, Wh, b)[0]
+        ref = module(torch.tensor(x), (torch.tensor(h0[None]), torch.zeros(1, N, H, dtype=torch.float64)))[0]
+    assert rel_error(out, ref.detach().numpy()) < 1e-10
+
+
+def test_rnn_empty_sequence_like_lstm():
+    """T = 0: no steps, an empty (N, 0, H) output (as lstm_forward gives) and zero gradients."""
+    r = _rng(8)
+    x, h0 = np.zeros((N, 0, D)), r.normal(size=(N, H))
+    Wx, Wh, b = r.normal(size=(D, H)), r.normal(size=(H, H)), r.normal(size=H)
+    out, cache = rnn.rnn_forward(x, h0, Wx, Wh, b)
+    lstm_out = rnn.lstm_forward(x, h0, r.normal(size=(D, 4 * H)), r.normal(size=(H, 4 * H)),
+                                r.normal(size=4 * H))[0]
+    assert out.shape == lstm_out.shape == (N, 0, H)
+    dx, dh0, dWx, dWh, db = rnn.rnn_backward(np.zeros((N, 0, H)), cache)
+    assert dx.shape == (N, 0, D) and np.array_equal(dh0, np.zeros((N, H)))
+    assert not dWx.any() and not dWh.any() and not db.any() and dWh.shape == (H, H)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lstm_backward_final_cell_gradient_vs_torch(seed):
+    """loss = sum(h * G) + sum(c_T * Gc): the gradient on c_T enters through dcT."""
+    torch.manual_seed(seed)
+    r = _rng(seed + 20)
+    module = torch.nn.LSTM(D, H, batch_first=True).double()
+    x, h0, c0 = r.normal(size=(N, T, D)), r.normal(size=(N, H)), r.normal(size=(N, H))
+    G, Gc = r.normal(size=(N, T, H)), r.normal(size=(N, H))
+    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0[None], c0[None]))
+    out, (_, cn) = module(xt, (h0t, c0t))
+    ((out * torch.tensor(G)).sum() + (cn[0] * torch.tensor(Gc)).sum()).backward()
+    want = [xt.grad.numpy(), h0t.grad[0].numpy(), c0t.grad[0].numpy(), module.weight_ih_l0.grad.numpy().T,
+            module.weight_hh_l0.grad.numpy().T, module.bias_ih_l0.grad.numpy()]
+    _, cache = rnn.lstm_forward(x, h0, *rnn.from_torch(module), c0)
+    got = rnn.lstm_backward(G, cache, dcT=Gc)
+    for name, got, ref in zip(["dx", "dh0", "dc0", "dWx", "dWh", "db"], got, want):
+        assert rel_error(got, ref) < 1e-9, name
+    # the default (None) is a loss that does not use c_T: the same as zeros
+    for a, z in zip(rnn.lstm_backward(G, cache), rnn.lstm_backward(G, cache, dcT=np.zeros((N, H)))):
+        assert np.array_equal(a, z)

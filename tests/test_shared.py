@@ -26,6 +26,18 @@ def test_split_622_disjoint_and_deterministic():
         data.train_val_test_split(X, y, fractions=(0.6, 0.2, 0.3))
 
 
+def test_split_zero_fraction_gives_empty_part():
+    """A fraction of 0 means no examples: the rounding leftover must not land in that part."""
+    X, y = np.arange(10).reshape(5, 2), np.arange(5)
+    (_, ya), (_, yb), (_, yc) = data.train_val_test_split(X, y, fractions=(0.5, 0.5, 0.0))
+    assert (len(ya), len(yb), len(yc)) == (2, 3, 0), "round(2.5) = 2 twice used to leave 1 for test"
+    assert sorted(np.r_[ya, yb]) == list(range(5)), "still a partition of the data"
+    sizes = [len(p[1]) for p in data.train_val_test_split(X, y, fractions=(0.5, 0.0, 0.5))]
+    assert sizes[1] == 0 and sum(sizes) == 5
+    sizes = [len(p[1]) for p in data.train_val_test_split(X, y, fractions=(1.0, 0.0, 0.0))]
+    assert sizes == [5, 0, 0]
+
+
 def test_load_digits():
     (Xt, yt), (Xv, yv), (Xs, ys) = data.load_digits()
     assert (len(Xt), len(Xv), len(Xs)) == (1078, 359, 360)
@@ -69,10 +81,28 @@ def test_numerical_gradient():
     assert np.array_equal(x, before), "x restored"
 
 
+def test_numerical_gradient_refuses_integer_arrays():
+    """x[i] = old + h on an integer array truncates to x[i] = old: the difference was garbage."""
+    x = np.array([1, 2, 3])
+    with pytest.raises(TypeError, match="float"):
+        gradcheck.numerical_gradient(lambda: float(np.sum(x.astype(float) ** 2)), x)
+    assert np.array_equal(x, [1, 2, 3]), "x left as it was"
+    xf = x.astype(float)                                     # the fix the message suggests
+    assert np.allclose(gradcheck.numerical_gradient(lambda: float(np.sum(xf ** 2)), xf), 2 * xf)
+
+
 def test_rel_error():
     assert gradcheck.rel_error([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert np.isclose(gradcheck.rel_error([1.0], [3.0]), 0.5)
     assert gradcheck.rel_error([0.0], [0.0]) == 0.0
+
+
+def test_rel_error_floor_treats_noise_on_zero_as_small():
+    # a zero analytic gradient against 1e-11 of centred-difference noise (eps_machine * |f| / h)
+    assert gradcheck.rel_error(np.zeros(3), np.full(3, 1e-11)) == pytest.approx(1e-3)
+    # still relative above the floor, so a wrong small gradient still reads as wrong
+    assert gradcheck.rel_error([1e-6], [0.0]) == 1.0
+    assert np.isclose(gradcheck.rel_error([1e-5], [3e-5]), 0.5)
 
 
 # ---- train.sgd ---------------------------------------------------------------------------------

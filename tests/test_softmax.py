@@ -77,6 +77,20 @@ def test_cross_entropy_grad():
     assert np.allclose(dS.sum(axis=1), 0), "each row of softmax - onehot sums to zero"
 
 
+@pytest.mark.parametrize("bad, error", [([0, 1, -1], ValueError), ([0, 1, 3], ValueError),
+                                        ([0.0, 1.0, 2.0], TypeError)])
+def test_cross_entropy_refuses_labels_outside_the_classes(bad, error):
+    """numpy would read label -1 as the last class; PyTorch refuses these labels, and so do we."""
+    S, y = np.random.default_rng(5).normal(size=(3, 3)), np.array(bad)
+    with pytest.raises((IndexError, RuntimeError)):
+        F.cross_entropy(torch.tensor(S), torch.tensor(y))
+    for fn in (sm.cross_entropy, sm.cross_entropy_grad):
+        with pytest.raises(error, match="labels"):
+            fn(S, y)
+    with pytest.raises(error, match="labels"):
+        sm.linear_softmax_loss_and_grad(np.ones((3, 2)), np.zeros(3), np.ones((3, 2)), y, 0.0)
+
+
 @pytest.mark.parametrize("reg", [0.0, 0.05])
 def test_linear_softmax_loss_and_grad(reg):
     rng = np.random.default_rng(5)

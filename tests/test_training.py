@@ -145,6 +145,29 @@ def test_dropout_matches_torch_given_torchs_mask():
     assert rel_error(tr.dropout_backward(dout.numpy(), torch_mask), x.grad.numpy()) < 1e-12
 
 
+def test_dropout_p_one_gives_zeros_and_invalid_p_raises_like_torch():
+    X = np.random.default_rng(0).normal(size=(4, 5))
+    out, mask = tr.dropout_forward(X, 1.0, rng=0)
+    want = F.dropout(torch.tensor(X), p=1.0, training=True).numpy()
+    assert np.array_equal(out, want) and not np.isnan(out).any(), "all dropped: zeros, not 0/0"
+    assert np.array_equal(tr.dropout_backward(np.ones_like(X), mask), np.zeros_like(X))
+    for p in [1.5, -0.5]:
+        with pytest.raises(ValueError):                       # the reference refuses these too
+            F.dropout(torch.tensor(X), p=p, training=True)
+        for train in [True, False]:
+            with pytest.raises(ValueError, match="probability"):
+                tr.dropout_forward(X, p, train=train)
+
+
+def test_mlp_forward_without_layers_raises():
+    X = np.ones((3, 4))
+    with pytest.raises(ValueError, match="params"):
+        tr.mlp_forward(X, [])
+    W1, b1, W2, _ = tr.mlp_init([4, 5, 2])
+    with pytest.raises(ValueError, match="params"):          # a W without its b
+        tr.mlp_forward(X, [W1, b1, W2])
+
+
 def _torch_mlp(params, activation, sizes):
     layers = []
     for i in range(len(sizes) - 1):
@@ -195,6 +218,29 @@ def test_mlp_mse_and_dropout_vs_numerical():
     layers, forward = _torch_mlp(params, "tanh", sizes)
     ref = F.mse_loss(forward(torch.tensor(X)), torch.tensor(Y))
     assert tr.mlp_loss_and_grads(params, X, Y, "tanh", loss="mse")[0] == pytest.approx(ref.item(), rel=1e-12)
+
+
+def test_mlp_loss_rejects_unknown_loss():
+    params = tr.mlp_init([3, 4, 2], seed=0)
+    X, Y = np.ones((5, 3)), np.zeros((5, 2))             # (N, nL) targets: "sofmax" used to run as MSE
+    with pytest.raises(ValueError, match="'softmax' or 'mse'"):
+        tr.mlp_loss_and_grads(params, X, Y, loss="sofmax")
+    with pytest.raises(ValueError, match="'softmax' or 'mse'"):
+        tr.mlp_loss_and_grads(params, X, Y, loss="MSE")
+
+
+@pytest.mark.parametrize("update,config", [
+    (tr.sgd_update, {"learning_rate": 0.5}),
+    (tr.momentum_update, {"lr": 0.1, "mu": 0.5}),
+    (tr.adam_update, {"lr": 0.1, "betas": (0.9, 0.99)}),
+])
+def test_update_rules_refuse_unknown_config_keys(update, config):
+    w, dw = np.ones(3), np.ones(3)
+    with pytest.raises(ValueError, match="unknown config key"):
+        update(w, dw, dict(config))
+    with pytest.raises(ValueError, match="unknown config key"):      # also through fit
+        tr.fit(lambda P, Xb, yb, rng: (0.0, [np.ones(3)]), [w], np.ones((4, 1)), np.ones(4),
+               update, config, epochs=1, progress=False)
 
 
 @pytest.mark.parametrize("name,update,config,torch_opt", [

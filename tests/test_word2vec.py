@@ -168,6 +168,16 @@ def test_scatter_add_weighted_several_targets():
     assert np.allclose(W, ref)
 
 
+@pytest.mark.parametrize("idx_shape, weighted", [((0,), False), ((0, 3), True)])
+def test_scatter_add_empty_batch_changes_nothing_like_add_at(idx_shape, weighted):
+    W = np.random.default_rng(6).normal(size=(10, 4))
+    idx, G = np.zeros(idx_shape, dtype=np.int64), np.zeros((0, 4))
+    ref = W.copy()
+    np.add.at(ref, idx.ravel(), np.zeros((idx.size, 4)))
+    w2v.scatter_add(W, idx, G, weights=np.zeros(idx_shape) if weighted else None)
+    assert np.array_equal(W, ref)
+
+
 def _torch_step(loss_fn, W_in, W_out, alpha):
     """W - alpha * grad of loss_fn(W_in, W_out) via autograd (float64)."""
     ti, to = torch.tensor(W_in, requires_grad=True), torch.tensor(W_out, requires_grad=True)
