@@ -97,8 +97,10 @@ def state(x):
     random generators: their state)."""
     torch = sys.modules.get("torch")
     np = sys.modules.get("numpy")
-    if torch is not None and isinstance(x, (torch.nn.Module, torch.optim.Optimizer)):
-        return {"$state": encode(dict(x.state_dict()))}
+    if torch is not None and isinstance(x, torch.nn.Module):      # gradients are part of its state
+        return {"$state": encode({"state_dict": dict(x.state_dict()), "grads": [p.grad for p in x.parameters()]})}
+    if torch is not None and isinstance(x, torch.optim.Optimizer):
+        return {"$state": encode(x.state_dict())}
     if np is not None and isinstance(x, np.random.Generator):
         return {"$state": encode(x.bit_generator.state)}
     if torch is not None and isinstance(x, torch.Generator):
@@ -196,7 +198,10 @@ class Server:
             fn = ns[name] if kind == "name" else Handles.objects[name]
             if msg.get("method"):
                 fn = getattr(fn, msg["method"])
-            args, kwargs = self.load(msg["payload"])
+            args, kwargs, grads = self.load(msg["payload"])
+            for i, values in grads.items():      # pickling drops .grad: the test's modules send theirs
+                for p, g in zip(args[i].parameters(), values):
+                    p.grad = g
             before = [_snapshot(a) for a in args]
             declared = set(msg.get("mutable") or [])
             self.active.append((args, declared))

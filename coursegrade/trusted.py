@@ -140,7 +140,11 @@ def decode(e, bridge=None):
 def update_in_place(old, new):
     """Apply a declared in-place change to the test's object. False if it cannot be applied."""
     if isinstance(new, State):
-        if hasattr(old, "load_state_dict"):
+        if "state_dict" in new and hasattr(old, "parameters"):          # a torch module
+            old.load_state_dict(new["state_dict"])
+            for p, g in zip(old.parameters(), new["grads"]):
+                p.grad = None if g is None else g.detach().to(p.dtype)
+        elif hasattr(old, "load_state_dict"):                          # an optimiser
             old.load_state_dict(new)
         elif isinstance(old, np.random.Generator):
             old.bit_generator.state = dict(new)
@@ -359,7 +363,9 @@ class Bridge:
 
     def call(self, target, args, kwargs, mutable=(), method=None):
         args = list(args)
-        payload = self._pickle((args, kwargs))
+        grads = {i: [p.grad for p in args[i].parameters()] for i in mutable
+                 if i < len(args) and _is_module(args[i])}
+        payload = self._pickle((args, kwargs, grads))
         self.active.append((args, tuple(mutable)))
         try:
             reply = self.request({"op": "call", "target": target, "method": method, "mutable": list(mutable),
@@ -373,6 +379,10 @@ class Bridge:
             raise ArgumentModified(f"{target[1] if target[0] == 'name' else 'the function'}() changed "
                                    f"argument {changed[0]} in place; it must not modify its inputs")
         return with_gradients(result, reply.get("jacobians") or {}, args)
+
+
+def _is_module(x):
+    return "torch" in sys.modules and isinstance(x, sys.modules["torch"].nn.Module)
 
 
 class RemoteHandle:
