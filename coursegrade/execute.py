@@ -37,7 +37,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
 from coursegrade import cells, compat, kernelside
-from coursegrade.sandbox import KERNEL_NAME, Limits, Sandbox, kill_uid, make_scratch, scratch_usage
+from coursegrade.sandbox import KERNEL_NAME, Limits, Sandbox, fill_workdir, kill_uid, make_scratch, scratch_usage
 from coursegrade.trusted import Bridge, KernelGone, KernelTimeout, TrustedRunner
 
 INSTALL = (
@@ -167,6 +167,7 @@ class SandboxedExecute(Execute):
     def run_kernel_cell(self, index, cell, timeout):
         """Execute a student or setup cell in the kernel; None, or why the kernel had to go."""
         self.timeout = max(1, math.ceil(timeout))
+        trips = self.watchdog.trips
         if self.plan.kinds[index] == "setup":
             cell.source = self.plan.sources[index]
         try:
@@ -176,10 +177,10 @@ class SandboxedExecute(Execute):
             return f"timed out after {self.timeout} s"
         except DeadKernelError:
             cell.outputs.append(error_output("KernelDied", "the kernel died while running this cell (memory or process limit, or the code killed it)"))
-            return "the kernel died" + self.watchdog.reason()
-        if self.watchdog.tripped:
+            return "the kernel died" + self.watchdog.reason(trips)
+        if self.watchdog.trips > trips:
             cell.outputs.append(error_output("KernelDied", "the kernel wrote more to disk than allowed"))
-            return "the kernel died" + self.watchdog.reason()
+            return "the kernel died" + self.watchdog.reason(trips)
         return None
 
     def run_trusted(self, index, deadline):
@@ -198,7 +199,7 @@ class SandboxedExecute(Execute):
             if kind == "test":
                 cell.outputs = [error_output("KernelDied", "the kernel died while this test called your code")]
                 self.tests[gid] = {"passed": False, "part": None, "error": "kernel died"}
-            return "the kernel died" + self.watchdog.reason()
+            return "the kernel died"
         hidden_before, self.hidden_ran = self.hidden_ran, self.hidden_ran or outcome["hidden_ran"]
         error = outcome["error"]
         if kind == "setup":
@@ -227,6 +228,8 @@ class SandboxedExecute(Execute):
         for _ in range(self.max_restarts):
             self.restarts += 1
             self.stop_kernel()
+            fill_workdir(self.scratch.path / "work", self.workdir, self.scratch.uid)
+            self.watchdog.resume()
             self.start_kernel()
             for j in previous:
                 if j in skip or self.plan.kinds[j] == "test":
@@ -321,7 +324,7 @@ class SandboxedExecute(Execute):
             self.watchdog.stop()
             self.stop_kernel()
             shutil.rmtree(self.scratch.path, ignore_errors=True)
-        if self.watchdog.tripped:
+        if self.watchdog.trips:
             self.problem("quota", None, f"the kernel wrote more than {self.scratch_quota} bytes to disk and was stopped")
         for index, reasons in self.plan.suspicious.items():
             self.problem("suspicious", index, "; ".join(reasons))
@@ -342,23 +345,28 @@ class SandboxedExecute(Execute):
 
 
 class Watchdog(threading.Thread):
-    """Stops a kernel whose files on the grader's disk outgrow the quota (checked 4 times a second)."""
+    """Stops a kernel whose files on the grader's disk outgrow the quota (checked 4 times a
+    second); after a trip it waits for `resume` (the kernel's files are then made anew)."""
 
     def __init__(self, scratch, quota, kill):
         super().__init__(daemon=True)
-        self.scratch, self.quota, self.kill, self.tripped = scratch, quota, kill, False
-        self.halt = threading.Event()
+        self.scratch, self.quota, self.kill, self.trips = scratch, quota, kill, 0
+        self.halt, self.armed = threading.Event(), threading.Event()
+        self.armed.set()
 
     def run(self):
         while not self.halt.wait(0.25):
-            if scratch_usage(self.scratch) > self.quota:
-                self.tripped = True
+            if self.armed.is_set() and scratch_usage(self.scratch) > self.quota:
+                self.armed.clear()
+                self.trips += 1
                 kill_uid(self.scratch.uid)
                 self.kill()
-                return
+
+    def resume(self):
+        self.armed.set()
 
     def stop(self):
         self.halt.set()
 
-    def reason(self):
-        return " (it wrote more to disk than its quota)" if self.tripped else ""
+    def reason(self, trips_before):
+        return " (it wrote more to disk than its quota)" if self.trips > trips_before else ""

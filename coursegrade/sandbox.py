@@ -212,7 +212,6 @@ def kernel_uid(sandbox):
 def make_scratch(course_root, submission_dir, sandbox):
     scratch = Path(tempfile.mkdtemp(prefix="cg-", dir="/tmp" if os.path.isdir("/tmp") else None))
     uid = kernel_uid(sandbox)
-    shutil.copytree(submission_dir, scratch / "work", ignore=shutil.ignore_patterns("*.ipynb"))
     for sub in ("kernels/" + KERNEL_NAME, "conn"):
         (scratch / sub).mkdir(parents=True)
     (scratch / "check").mkdir(mode=0o700)
@@ -223,15 +222,24 @@ def make_scratch(course_root, submission_dir, sandbox):
         os.chmod(scratch, 0o711)
         for sub in ("ipc", "home", "tmp"):
             os.chown(scratch / sub, uid, uid)
-        for root, dirs, files in os.walk(scratch / "work"):
-            for name in [root] + [os.path.join(root, f) for f in files]:
-                os.chown(name, uid, uid)
+    fill_workdir(scratch / "work", submission_dir, uid)
     spec = {"argv": kernel_argv(sandbox, course_root, scratch, uid),
             "display_name": "Python 3 (coursegrade sandbox)", "language": "python",
             "interrupt_mode": "message", "env": {}}
     (scratch / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec, indent=1))
     return Scratch(scratch, uid, str(scratch / "kernels"), str(scratch / "conn" / "kernel.json"),
                    str(scratch / "ipc" / "k"), str(scratch / "work"))
+
+
+def fill_workdir(work, submission_dir, uid):
+    """(Re)make the kernel's working folder: the submission's files, notebooks excluded. A
+    restarted kernel starts from these again (nothing a killed kernel wrote is kept)."""
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(submission_dir, work, ignore=shutil.ignore_patterns("*.ipynb"))
+    if uid is not None:
+        for root, dirs, files in os.walk(work):
+            for name in [root] + [os.path.join(root, f) for f in files]:
+                os.chown(name, uid, uid)
 
 
 GRADER_OWN = ("check", "kernels", "conn", "shadow")
