@@ -188,18 +188,15 @@ class SandboxedExecute(Execute):
         kind, gid, cell = self.plan.kinds[index], self.plan.grade_ids[index], self.nb.cells[index]
         try:
             outcome = self.runner.run(self.plan.sources[index], self.bridge, deadline)
-        except KernelTimeout:
+        except (KernelTimeout, KernelGone) as e:     # the kernel must go: what the student sees
+            timeout = isinstance(e, KernelTimeout)
             self.hidden_ran |= "BEGIN HIDDEN TESTS" in self.plan.sources[index]
             if kind == "test":
-                cell.outputs = [error_output("CellTimeoutError", "a call into your code took too long and was stopped")]
-                self.tests[gid] = {"passed": False, "part": None, "error": "timed out"}
-            return "timed out"
-        except KernelGone:
-            self.hidden_ran |= "BEGIN HIDDEN TESTS" in self.plan.sources[index]
-            if kind == "test":
-                cell.outputs = [error_output("KernelDied", "the kernel died while this test called your code")]
-                self.tests[gid] = {"passed": False, "part": None, "error": "kernel died"}
-            return "the kernel died"
+                cell.outputs = [error_output("CellTimeoutError", "a call into your code took too long and was stopped")
+                                if timeout else
+                                error_output("KernelDied", "the kernel died while this test called your code")]
+                self.tests[gid] = {"passed": False, "part": None, "error": "timed out" if timeout else "kernel died"}
+            return "timed out" if timeout else "the kernel died"
         hidden_before, self.hidden_ran = self.hidden_ran, self.hidden_ran or outcome["hidden_ran"]
         error = outcome["error"]
         if kind == "setup":
