@@ -1,4 +1,4 @@
-"""NumPy conv/pool layers (nnutils.conv) vs PyTorch CPU, side by side in one process.
+"""NumPy conv/pool layers (nnutils.cnn) vs PyTorch CPU, side by side in one process.
 
 Forward + backward of
   conv:     batch 64, 3x32x32 input, 16 filters 3x3, stride 1, pad 1
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
-from nnutils import conv
+from nnutils import cnn
 
 
 def timeit(fn, number):
@@ -45,24 +45,24 @@ def cases(rng):
     doutt, dpoolt = torch.tensor(dout), torch.tensor(dpool)
 
     def np_conv():
-        out, cache = conv.conv_forward(x, w, b, stride=1, pad=1)
-        return conv.conv_backward(dout, cache)
+        out, cache = cnn.conv_forward(x, w, b, stride=1, pad=1)
+        return cnn.conv_backward(dout, cache)
 
     def torch_conv():
         out = F.conv2d(xt, wt, bt, stride=1, padding=1)
         return torch.autograd.grad(out, (xt, wt, bt), doutt)
 
     def np_maxpool():
-        out, cache = conv.max_pool_forward(a, 2, 2)
-        return conv.max_pool_backward(dpool, cache)
+        out, cache = cnn.max_pool_forward(a, 2, 2)
+        return cnn.max_pool_backward(dpool, cache)
 
     def torch_maxpool():
         out = F.max_pool2d(at, 2, 2)
         return torch.autograd.grad(out, at, dpoolt)
 
     def np_avgpool():
-        out, cache = conv.avg_pool_forward(a, 2, 2)
-        return conv.avg_pool_backward(dpool, cache)
+        out, cache = cnn.avg_pool_forward(a, 2, 2)
+        return cnn.avg_pool_backward(dpool, cache)
 
     def torch_avgpool():
         out = F.avg_pool2d(at, 2, 2)

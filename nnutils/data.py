@@ -69,12 +69,3 @@ def xor(n=200, noise=0.1, seed=0):
     X = corners + noise * rng.standard_normal((n, 2))
     y = corners[:, 0] ^ corners[:, 1]
     return X, y
-
-
-def one_hot(y, n_classes=None):
-    """Integer labels (N,) -> one-hot matrix (N, C)."""
-    y = np.asarray(y)
-    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
-    out = np.zeros((len(y), n_classes))
-    out[np.arange(len(y)), y] = 1.0
-    return out

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from nnutils.functions import log_sigmoid, sigmoid
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -152,16 +154,6 @@ def unigram_table(counts, power=0.75, size=1_000_000):
 # ----------------------------------------------------------------------------------------------
 # The loss and its gradient
 # ----------------------------------------------------------------------------------------------
-
-def sigmoid(z):
-    """Logistic function, elementwise, without overflow warnings."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def log_sigmoid(z):
-    """log σ(z) = -log(1 + e^(-z)), computed without overflow for any z."""
-    return -(np.log1p(np.exp(-np.abs(z))) + np.maximum(-z, 0.0))
-
 
 def sgns_loss_and_grads(v, u_pos, u_neg):
     """Skip-gram negative-sampling loss for a batch, and its gradients.

@@ -1,11 +1,11 @@
-"""nnutils.receptive against brute force: gradients of real PyTorch conv stacks show which input
+"""nnutils.receptive_fields against brute force: gradients of real PyTorch conv stacks show which input
 pixels one output unit depends on; the recurrence must predict that region exactly."""
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from nnutils import receptive as rf
+from nnutils import functions as fn, receptive_fields as rf
 
 
 def torch_stack(layers, weight=None, relu=False, seed=0):
@@ -55,9 +55,9 @@ def test_parameter_count_27_vs_49():
     C = 64
     three = nn.Sequential(*[nn.Conv2d(C, C, 3, bias=False) for _ in range(3)])
     one = nn.Conv2d(C, C, 7, bias=False)
-    assert sum(p.numel() for p in three.parameters()) == 3 * rf.conv_params(3, C, C) == 27 * C * C
-    assert sum(p.numel() for p in one.parameters()) == rf.conv_params(7, C, C) == 49 * C * C
-    assert rf.conv_params(3, 3, 16, bias=True) == sum(p.numel() for p in nn.Conv2d(3, 16, 3).parameters())
+    assert sum(p.numel() for p in three.parameters()) == 3 * fn.conv_params(C, C, 3) == 27 * C * C
+    assert sum(p.numel() for p in one.parameters()) == fn.conv_params(C, C, 7) == 49 * C * C
+    assert fn.conv_params(3, 16, 3, bias=True) == sum(p.numel() for p in nn.Conv2d(3, 16, 3).parameters())
 
 
 @pytest.mark.parametrize("layers", list(random_stacks(25, seed=1)) + [

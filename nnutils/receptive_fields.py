@@ -56,11 +56,6 @@ def receptive_field(layers):
     return receptive_fields(layers)[-1]["rf"]
 
 
-def conv_params(k, c_in, c_out, bias=False):
-    """Parameters of a k x k convolution from c_in to c_out channels: k*k*c_in*c_out (+ c_out)."""
-    return k * k * c_in * c_out + (c_out if bias else 0)
-
-
 def output_length(n, layers):
     """Length of the last feature map when an input of n pixels goes through the stack."""
     for spec in layers:

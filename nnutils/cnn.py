@@ -1,6 +1,6 @@
 """Chapter 6: convolution and pooling layers in NumPy, forward and backward.
 
-Layout is NCHW, as in PyTorch: x is (N, C, H, W), a batch of N images with C channels.
+Images are NCHW and kernels (F, C, HH, WW), as nn.Conv2d (the house convention, nnutils/README.md).
 Like PyTorch (and every deep-learning library) the layers compute a *cross-correlation*:
 the kernel is slid over the image without being flipped.
 
