@@ -212,7 +212,7 @@ def init_vectors(V, dim, seed=0, dtype=np.float32):
 
 
 def train(ids, counts, dim=100, window=5, negative=5, epochs=5, lr=0.025, min_lr=1e-4,
-          sample=1e-3, batch=1024, sg=True, seed=0, dtype=np.float32):
+          sample=1e-3, batch=1024, sg=True, seed=0, dtype=np.float32, exact_cbow=False):
     """Train word2vec with negative sampling on an id stream; plain minibatch SGD in numpy.
 
     ids: (n,) word ids of the corpus; counts: (V,) word counts. sg=True: skip-gram (each word
@@ -220,6 +220,7 @@ def train(ids, counts, dim=100, window=5, negative=5, epochs=5, lr=0.025, min_lr
     Per epoch: subsample, draw a dynamic window per position, build all examples, shuffle, then
     SGD over minibatches of ``batch`` examples with ``negative`` negatives each; the learning
     rate falls linearly from ``lr`` to ``min_lr`` over training, as in word2vec.c and gensim.
+    exact_cbow: passed to :func:`cbow_step` as ``exact`` (False: word2vec.c's update).
     Returns (W_in (V, dim), W_out (V, dim), losses: mean loss per example of every minibatch).
     """
     rng = np.random.default_rng(seed)
@@ -242,7 +243,8 @@ def train(ids, counts, dim=100, window=5, negative=5, epochs=5, lr=0.025, min_lr
             if sg:
                 loss = sgns_step(W_in, W_out, centers[b], contexts[b], negs, alpha)
             else:
-                loss = cbow_step(W_in, W_out, centers[b], contexts[b], mask[b], negs, alpha)
+                loss = cbow_step(W_in, W_out, centers[b], contexts[b], mask[b], negs, alpha,
+                                 exact_cbow)
             losses.append(loss / len(b))
             done += len(b) * words_per_example
     return W_in, W_out, np.array(losses)
@@ -281,19 +283,21 @@ def sgns_step(W_in, W_out, centers, contexts, negs, alpha):
     return loss
 
 
-def cbow_step(W_in, W_out, centers, contexts, mask, negs, alpha):
+def cbow_step(W_in, W_out, centers, contexts, mask, negs, alpha, exact=False):
     """One CBOW SGD step: h = mean of the context vectors predicts the center word, in place.
 
     centers: (B,); contexts, mask: (B, 2w) from :func:`cbow_windows`; negs: (B, K).
-    Uses the exact gradient of the mean (each context word gets 1/count of dh); word2vec.c and
-    gensim (cbow_mean=1) add the whole dh to every context word instead.
+    exact=False does what word2vec.c and gensim (cbow_mean=1) do: the whole step on h is added
+    to every context word. exact=True takes the true gradient of the mean instead: each of the
+    m context words gets 1/m of it (m times smaller steps on the input side).
     """
     weight = mask / np.maximum(mask.sum(axis=1, keepdims=True), 1)      # (B, 2w), rows sum to 1
     weight = weight.astype(W_in.dtype)
     h = np.matmul(weight[:, None, :], np.take(W_in, contexts, axis=0))[:, 0, :]   # (B, d) mean
     targets = np.concatenate([centers[:, None], negs], axis=1)
     loss, step_h = negative_sampling_update(W_out, h, targets, alpha)
-    scatter_add(W_in, contexts, step_h, weights=weight)                # masked slots: weight 0
+    share = weight if exact else mask.astype(W_in.dtype)               # masked slots: weight 0
+    scatter_add(W_in, contexts, step_h, weights=share)
     return loss
 
 

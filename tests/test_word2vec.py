@@ -201,7 +201,7 @@ def test_sgns_step_is_one_exact_sgd_step():
     assert np.allclose(W_in, want_in, atol=1e-12) and np.allclose(W_out, want_out, atol=1e-12)
 
 
-def test_cbow_step_is_one_exact_sgd_step():
+def test_cbow_step_exact_and_word2vec_c_updates():
     rng = np.random.default_rng(7)
     V, d, K, alpha = 15, 4, 4, 0.2
     ids = rng.integers(0, V, 25)
@@ -219,8 +219,23 @@ def test_cbow_step_is_one_exact_sgd_step():
         return -F.logsigmoid(pos).sum() - (use * F.logsigmoid(-neg)).sum()
 
     want_loss, want_in, want_out = _torch_step(loss_fn, W_in, W_out, alpha)
-    loss = w2v.cbow_step(W_in, W_out, centers, contexts, mask, negs, alpha)
+    before_in, before_out = W_in.copy(), W_out.copy()
+    loss = w2v.cbow_step(W_in, W_out, centers, contexts, mask, negs, alpha, exact=True)
     assert loss == pytest.approx(want_loss, rel=1e-10)
+    assert np.allclose(W_in, want_in, atol=1e-12) and np.allclose(W_out, want_out, atol=1e-12)
+
+    # word2vec.c's update (the default): the output side is the same step, and every context
+    # word gets the whole step on h, -alpha * dloss/dh, instead of 1/m of it
+    th = torch.tensor((before_in[contexts] * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True),
+                      requires_grad=True)
+    to = torch.tensor(before_out)
+    pos = (th * to[centers]).sum(1)
+    neg = (to[negs] * th[:, None, :]).sum(2)
+    (-F.logsigmoid(pos).sum() - (use * F.logsigmoid(-neg)).sum()).backward()
+    want_in = before_in.copy()
+    np.add.at(want_in, contexts[mask > 0], np.repeat(-alpha * th.grad.numpy(), mask.sum(1), axis=0))
+    W_in, W_out = before_in.copy(), before_out.copy()
+    assert w2v.cbow_step(W_in, W_out, centers, contexts, mask, negs, alpha) == pytest.approx(loss)
     assert np.allclose(W_in, want_in, atol=1e-12) and np.allclose(W_out, want_out, atol=1e-12)
 
 
