@@ -1,5 +1,13 @@
-"""Chapter 1: the linear score function f(x, W, b) = Wx + b, and stacking it into layers."""
+"""Chapter 1: the linear score function S = X @ W.T + b, and stacking it into layers.
+
+Conventions: nnutils/README.md. Added here: the bias trick puts b in a last column of W
+(and a constant 1 at the end of each input); and, before chapter 2 gives a loss to
+minimise, a linear classifier is fitted in closed form, by least squares on one-hot
+targets.
+"""
 import numpy as np
+
+from nnutils import functions as fn
 
 
 def linear_scores(X, W, b):
@@ -24,31 +32,31 @@ def bias_trick(X, W, b):
     return X1, W1
 
 
-def sigmoid(z):
-    """Logistic function 1 / (1 + exp(-z)), elementwise, any shape."""
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def identity(z):
     """Output activation for regression: returns z unchanged."""
     return z
 
 
-def network_forward(X, params, hidden=sigmoid, output=identity):
-    """Forward pass of a fully connected network, row-vector convention (as in 鱼书 ch. 3).
+def network_forward(X, params, hidden=fn.sigmoid, output=identity):
+    """Forward pass of a fully connected network in the house layout.
 
     X: (N, n0) or (n0,) inputs.
-    params: list of (W, b) pairs, W[l]: (n[l-1], n[l]) and b[l]: (n[l],).
+    params: flat list [W1, b1, ..., WL, bL], W_l: (n_l, n_{l-1}) and b_l: (n_l,).
     hidden: activation after every layer but the last; output: activation after the last.
-    Returns (Y, cache) with Y: (N, n_L) and cache the list of (A, Z) per layer,
-    A = Z_prev @ W + b the pre-activation and Z = h(A) the activation.
+    Returns (A_L, cache) with A_L: (N, n_L) and cache the list of (Z, A) per layer,
+    Z = A_prev @ W.T + b the pre-activation and A = f(Z) the activation.
     """
-    Z, cache = X, []
-    for l, (W, b) in enumerate(params):
-        A = Z @ W + b
-        Z = output(A) if l == len(params) - 1 else hidden(A)
-        cache.append((A, Z))
-    return Z, cache
+    if len(params) == 0 or len(params) % 2:
+        raise ValueError("params must be a flat list [W1, b1, ..., WL, bL], "
+                         f"got {len(params)} arrays")
+    A, cache = X, []
+    n_layers = len(params) // 2
+    for l in range(n_layers):
+        W, b = params[2 * l], params[2 * l + 1]
+        Z = A @ W.T + b
+        A = output(Z) if l == n_layers - 1 else hidden(Z)
+        cache.append((Z, A))
+    return A, cache
 
 
 def fit_least_squares(X, y, n_classes, reg=1e-3):
@@ -59,7 +67,7 @@ def fit_least_squares(X, y, n_classes, reg=1e-3):
     Returns W: (C, D), b: (C,).
     """
     X1 = np.c_[X, np.ones(len(X))]
-    T = np.eye(n_classes)[y]
+    T = fn.one_hot(y, n_classes)
     penalty = reg * np.eye(X1.shape[1])
     penalty[-1, -1] = 0.0
     W1 = np.linalg.solve(X1.T @ X1 + penalty, X1.T @ T).T

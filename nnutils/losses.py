@@ -1,29 +1,29 @@
-"""Chapter 2: loss functions (multiclass SVM/hinge, MSE) and L2 regularisation."""
+"""Chapter 2: the multiclass SVM (hinge) loss, L2 regularisation, polynomial features.
+
+Conventions: nnutils/README.md; the mean squared error is functions.mse. Added here: the
+hinge margin Delta (default 1) and the regularisation strength reg (lambda on sum(W**2),
+the bias is not penalised).
+"""
 from itertools import combinations_with_replacement
 
 import numpy as np
+
+from nnutils import functions as fn
 
 
 def svm_loss_one(s, y, margin=1.0):
     """Multiclass SVM loss of ONE example, written exactly as the formula (a loop over classes).
 
     L = sum_{j != y} max(0, s[j] - s[y] + margin)
-    s: (C,) scores of one example; y: its correct class. Returns a float.
+    s: (C,) scores of one example; y: its correct class, an integer in 0..C-1.
+    Returns a float.
     """
+    fn.check_labels(y, len(s))          # y = -1 would read s[-1] as the correct score
     loss = 0.0
     for j in range(len(s)):
         if j != y:
             loss += max(0.0, s[j] - s[y] + margin)
     return loss
-
-
-def check_labels(y, n_classes):
-    """Class labels must be integers in 0..C-1: numpy would read -1 as the last class."""
-    y = np.asarray(y)
-    if not np.issubdtype(y.dtype, np.integer):          # 2.0 or True cannot name a class
-        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}, got values {y.min()}..{y.max()}")
 
 
 def svm_loss(S, y, margin=1.0):
@@ -33,7 +33,7 @@ def svm_loss(S, y, margin=1.0):
     S: (N, C) scores; y: (N,) correct classes.
     Returns L: (N,) per-example losses.
     """
-    check_labels(y, S.shape[1])
+    fn.check_labels(y, S.shape[1])
     n = np.arange(len(S))
     margins = np.maximum(0.0, S - S[n, y][:, None] + margin)
     margins[n, y] = 0.0
@@ -46,7 +46,7 @@ def svm_loss_grad(S, y, margin=1.0):
     S: (N, C); y: (N,). Returns dS: (N, C): +1/N for every violating wrong class,
     and minus (number of violations)/N for the correct class.
     """
-    check_labels(y, S.shape[1])
+    fn.check_labels(y, S.shape[1])
     n = np.arange(len(S))
     violated = (S - S[n, y][:, None] + margin > 0).astype(float)
     violated[n, y] = 0.0
@@ -64,21 +64,17 @@ def full_loss(data_losses, W, reg):
     return float(np.mean(data_losses)) + reg * l2_penalty(W)
 
 
-def linear_svm_loss_and_grad(W, b, X, y, reg):
-    """Full SVM loss of a linear classifier and its gradients.
+def linear_svm_loss_and_grads(params, X, y, reg=0.0):
+    """Full SVM loss of a linear classifier and its gradients (what loop.fit calls).
 
-    W: (C, D); b: (C,); X: (N, D); y: (N,); reg: lambda (the bias is not regularised).
-    Returns (loss, dW (C, D), db (C,)).
+    params: [W (C, D), b (C,)]; X: (N, D); y: (N,); reg: lambda (b is not regularised).
+    Returns (loss, [dW (C, D), db (C,)]).
     """
+    W, b = params
     S = X @ W.T + b
     loss = full_loss(svm_loss(S, y), W, reg)
     dS = svm_loss_grad(S, y)
-    return loss, dS.T @ X + 2 * reg * W, dS.sum(axis=0)
-
-
-def mse(pred, target):
-    """Mean squared error over all entries: mean((pred - target)**2). Any equal shapes."""
-    return float(np.mean((np.asarray(pred) - np.asarray(target)) ** 2))
+    return loss, [dS.T @ X + 2 * reg * W, dS.sum(axis=0)]
 
 
 def polynomial_features(X, degree):

@@ -3,17 +3,20 @@ import numpy as np
 import pytest
 import torch
 
-from nnutils import linear
+from nnutils import functions as fn, linear
 
 X_NOTES = np.array([56, 231, 24, 2], dtype=float)
 W_NOTES = np.array([[0.2, -0.5, 0.1, 2.0], [1.5, 1.3, 2.1, 0.0], [0.0, 0.25, 0.2, -0.3]])
 B_NOTES = np.array([1.1, 3.2, -1.2])
 
+# 鱼书 ch. 3's 3-layer example in its own row form X @ W_yu + b, W_yu of shape (n_in, n_out)
 YUSHU = [
     (np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]), np.array([0.1, 0.2, 0.3])),
     (np.array([[0.1, 0.4], [0.2, 0.5], [0.3, 0.6]]), np.array([0.1, 0.2])),
     (np.array([[0.1, 0.3], [0.2, 0.4]]), np.array([0.1, 0.2])),
 ]
+# ... and in the house layout: W = W_yu.T, (n_out, n_in), in one flat list [W1, b1, ...]
+YUSHU_PARAMS = [a for W_yu, b in YUSHU for a in (W_yu.T, b)]
 
 
 def test_notes_scores():
@@ -46,43 +49,58 @@ def test_bias_trick():
 
 
 def test_yushu_three_layers():
-    Y, cache = linear.network_forward(np.array([1.0, 0.5]), YUSHU)
-    (A1, Z1), _, (A3, Z3) = cache
-    assert np.allclose(A1, [0.3, 0.7, 1.1], atol=5e-9)
-    assert np.allclose(Z1, [0.57444252, 0.66818777, 0.75026011], atol=5e-9)
-    assert np.allclose(Y, [0.31682708, 0.69627909], atol=5e-9)
-    assert np.array_equal(A3, Z3), "identity output"
+    x = np.array([1.0, 0.5])
+    Y, cache = linear.network_forward(x, YUSHU_PARAMS)
+    (Z1, A1), _, (Z3, A3) = cache
+    assert np.allclose(Z1, [0.3, 0.7, 1.1], atol=5e-9), "pre-activation of layer 1"
+    assert np.allclose(A1, [0.57444252, 0.66818777, 0.75026011], atol=5e-9)
+    assert np.allclose(Y, [0.31682708, 0.69627909], atol=5e-9) and Y is A3
+    assert np.array_equal(Z3, A3), "identity output"
+    # 鱼书's own row form gives the same numbers with its untransposed W_yu
+    a = x
+    for l, (W_yu, b) in enumerate(YUSHU):
+        a = a @ W_yu + b
+        a = a if l == 2 else 1 / (1 + np.exp(-a))
+    assert np.allclose(Y, a)
 
 
 def test_network_forward_vs_torch():
     rng = np.random.default_rng(2)
     sizes = [5, 8, 6, 3]
-    params = [(rng.normal(size=(m, n)), rng.normal(size=n)) for m, n in zip(sizes[:-1], sizes[1:])]
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(size=(n_out, n_in)), rng.normal(size=n_out)]
     X = rng.normal(size=(10, 5))
-    mods = []
-    for W, b in params:
-        layer = torch.nn.Linear(*W.shape).double()
+    linears = []
+    for W, b in zip(params[::2], params[1::2]):
+        layer = torch.nn.Linear(W.shape[1], W.shape[0]).double()
         with torch.no_grad():
-            layer.weight.copy_(torch.tensor(W.T))   # torch stores (out, in)
+            layer.weight.copy_(torch.tensor(W))     # the same (out, in) array, unchanged
             layer.bias.copy_(torch.tensor(b))
-        mods += [layer, torch.nn.Sigmoid()]
-    net = torch.nn.Sequential(*mods[:-1])           # identity after the last layer
+        linears.append(layer)
+    l1, l2, l3 = linears
+    net = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2, torch.nn.Sigmoid(), l3)
     with torch.no_grad():
         ref = net(torch.tensor(X)).numpy()
+        Z1 = l1(torch.tensor(X)).numpy()
     Y, cache = linear.network_forward(X, params)
     assert Y.shape == (10, 3) and np.allclose(Y, ref) and len(cache) == 3
-    Y2, _ = linear.network_forward(X, params, hidden=np.tanh, output=linear.sigmoid)
-    linears = [m for m in mods if isinstance(m, torch.nn.Linear)]
-    net2 = torch.nn.Sequential(linears[0], torch.nn.Tanh(), linears[1], torch.nn.Tanh(), linears[2],
-                               torch.nn.Sigmoid())
+    assert np.allclose(cache[0][0], Z1) and np.allclose(cache[0][1], 1 / (1 + np.exp(-Z1)))
+    Y2, _ = linear.network_forward(X, params, hidden=np.tanh, output=fn.sigmoid)
+    net2 = torch.nn.Sequential(l1, torch.nn.Tanh(), l2, torch.nn.Tanh(), l3, torch.nn.Sigmoid())
     with torch.no_grad():
         assert np.allclose(Y2, net2(torch.tensor(X)).numpy())
 
 
-def test_sigmoid_identity():
-    z = np.linspace(-30, 30, 61)
-    assert np.allclose(linear.sigmoid(z), torch.sigmoid(torch.tensor(z)).numpy())
-    assert linear.sigmoid(np.array(0.0)) == 0.5
+def test_network_forward_refuses_pairs_and_odd_lists():
+    with pytest.raises(ValueError, match="flat list"):
+        linear.network_forward(np.ones(2), YUSHU)           # (W, b) pairs, the old layout
+    with pytest.raises(ValueError, match="flat list"):
+        linear.network_forward(np.ones(2), [])
+
+
+def test_identity():
+    z = np.linspace(-3, 3, 7)
     assert linear.identity(z) is z
 
 
@@ -100,6 +118,11 @@ def test_fit_least_squares_vs_lstsq(reg):
     B = np.r_[T, np.zeros((D, C))]
     ref = np.linalg.lstsq(A, B, rcond=None)[0].T
     assert np.allclose(W, ref[:, :-1]) and np.allclose(b, ref[:, -1])
+
+
+def test_fit_least_squares_refuses_labels_outside_the_classes():
+    with pytest.raises(ValueError, match="labels"):
+        linear.fit_least_squares(np.ones((3, 2)), np.array([0, 1, -1]), 3)
 
 
 def test_accuracy():

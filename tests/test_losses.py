@@ -1,10 +1,12 @@
 """nnutils.losses against the notes' numbers, PyTorch and numerical gradients."""
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from nnutils import losses
+from nnutils import data, loop, losses
 from nnutils.gradcheck import numerical_gradient, rel_error
 
 # The notes' 3-image example: one ROW per image, scores for (cat, car, frog); labels cat, car, frog.
@@ -68,28 +70,33 @@ def test_l2_and_full_loss():
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.1])
-def test_linear_svm_loss_and_grad(reg):
+def test_linear_svm_loss_and_grads(reg):
     rng = np.random.default_rng(2)
     N, D, C = 12, 6, 4
     X, y = rng.normal(size=(N, D)), rng.integers(0, C, N)
     W, b = rng.normal(size=(C, D)) * 0.5, rng.normal(size=C)
-    loss, dW, db = losses.linear_svm_loss_and_grad(W, b, X, y, reg)
+    loss, grads = losses.linear_svm_loss_and_grads([W, b], X, y, reg=reg)
+    assert len(grads) == 2
+    dW, db = grads
     Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
     St = torch.tensor(X) @ Wt.T + bt
     ref = C * F.multi_margin_loss(St, torch.tensor(y)) + reg * (Wt ** 2).sum()
     ref.backward()
     assert np.isclose(loss, ref.item())
     assert np.allclose(dW, Wt.grad.numpy()) and np.allclose(db, bt.grad.numpy())
-    f = lambda: losses.linear_svm_loss_and_grad(W, b, X, y, reg)[0]
+    f = lambda: losses.linear_svm_loss_and_grads([W, b], X, y, reg=reg)[0]
     assert rel_error(dW, numerical_gradient(f, W)) < 1e-7
     assert rel_error(db, numerical_gradient(f, b)) < 1e-7
 
 
-def test_mse_vs_torch():
-    rng = np.random.default_rng(3)
-    p, t = rng.normal(size=(9, 2)), rng.normal(size=(9, 2))
-    assert np.isclose(losses.mse(p, t), F.mse_loss(torch.tensor(p), torch.tensor(t)).item())
-    assert losses.mse([1.0, 2.0], [1.0, 4.0]) == 2.0
+def test_linear_svm_plugs_into_fit():
+    X, y = data.blobs(n_per_class=20, seed=0)
+    params = [np.zeros((3, 2)), np.zeros(3)]
+    step = partial(losses.linear_svm_loss_and_grads, reg=1e-3)
+    history = loop.fit(step, params, X, y, config={"lr": 0.1}, epochs=30, batch_size=16,
+                       progress=False)
+    assert history["loss"][0] == pytest.approx(2.0), "zero weights: (C - 1) * margin"
+    assert history["loss"][-1] < 0.5 and step(params, X, y)[0] < 0.5
 
 
 def test_polynomial_features():
@@ -99,7 +106,6 @@ def test_polynomial_features():
     # number of monomials of degree 1..d in D variables is C(D+d, d) - 1
     assert losses.polynomial_features(np.ones((4, 3)), 4).shape == (4, 34)
     assert losses.polynomial_features(np.ones((1, 2)), 10).shape == (1, 65)
-
 
 
 @pytest.mark.parametrize("bad, error", [([0, 1, -1], ValueError), ([0, 1, 3], ValueError),
@@ -113,4 +119,6 @@ def test_svm_loss_refuses_labels_outside_the_classes(bad, error):
         with pytest.raises(error, match="labels"):
             fn(NOTES_S, y)
     with pytest.raises(error, match="labels"):
-        losses.linear_svm_loss_and_grad(np.ones((3, 2)), np.zeros(3), np.ones((4, 2)), y[[0, 1, 2, 2]], 0.0)
+        losses.linear_svm_loss_and_grads([np.ones((3, 2)), np.zeros(3)], np.ones((3, 2)), y)
+    with pytest.raises(error, match="labels"):
+        losses.svm_loss_one(NOTES_S[0], y[2])

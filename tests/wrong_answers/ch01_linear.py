@@ -10,8 +10,8 @@ WRONG = {
 
 def column_forward(X, params):
     (W1, b1), (W2, b2), (W3, b3) = params[0], params[1], params[-1]
-    Z1 = sigmoid(W1 @ X + b1[:, None])
-    Z2 = sigmoid(W2 @ Z1 + b2[:, None])
-    return W3 @ Z2 + b3[:, None]
+    A1 = sigmoid(W1 @ X + b1[:, None])
+    A2 = sigmoid(W2 @ A1 + b2[:, None])
+    return W3 @ A2 + b3[:, None]
 ''',
 }
