@@ -7,13 +7,19 @@ Two halves:
   ``draw_graph`` draws the graph with every node's value and gradient (matplotlib only).
 * Vectorised layers as CS231n-style pairs ``*_forward(...) -> (out, cache)`` and
   ``*_backward(dout, cache) -> grads``, where every gradient has the shape of what it is the
-  gradient of. Weights follow PyTorch's ``nn.Linear``: W is (out_features, in_features) and a
-  layer computes ``X @ W.T + b`` on a batch X of shape (N, in_features).
+  gradient of, and the notes' sigmoid network built from them, whose
+  ``sigmoid_net_loss_and_grads(params, X, T)`` is what ``nnutils.loop.fit`` calls.
+
+Conventions as in nnutils/README.md: W is (n_out, n_in) like nn.Linear.weight, a layer
+computes ``X @ W.T + b`` on a batch X of shape (N, n_in), and a network's parameters are
+one flat list [W1, b1, W2, b2, ...]. One exception, stated where it is used: the sigmoid
+network's loss is the notes' ``sum((out - T)**2) / 2``, summed over the batch.
 """
 import math
 
 import numpy as np
 
+from nnutils.functions import sigmoid
 from nnutils.gradcheck import numerical_gradient
 
 
@@ -91,7 +97,12 @@ class Value:
         return out
 
     def exp(self):
-        out = Value(math.exp(self.data), (self,), "exp")
+        """e^x, and inf where it overflows (x > 709.78), as torch.exp gives."""
+        try:
+            e = math.exp(self.data)
+        except OverflowError:                 # numpy and torch give inf here
+            e = math.inf
+        out = Value(e, (self,), "exp")
 
         def _backward():                      # d exp(x)/dx = exp(x), which is out itself
             self.grad += out.data * out.grad
@@ -299,8 +310,11 @@ def relu_backward(dout, cache):
 
 
 def sigmoid_forward(X):
-    """1 / (1 + exp(-X)) elementwise, any shape. Returns (out, cache=out)."""
-    out = 1.0 / (1.0 + np.exp(-X))
+    """1 / (1 + exp(-X)) elementwise, any shape, without overflow (functions.sigmoid).
+
+    Returns (out, cache=out).
+    """
+    out = sigmoid(X)
     return out, out
 
 
@@ -320,13 +334,16 @@ def half_sse_loss(out, target):
 
 
 def sigmoid_net_forward(X, params):
-    """A fully connected network with a sigmoid after every layer (output layer included).
+    """A fully connected network with a sigmoid after every layer, the output layer too.
 
-    X: (N, D); params: list of (W, b) pairs, W[l]: (n[l], n[l-1]), b[l]: (n[l],).
+    X: (N, n_0); params: [W1, b1, W2, b2, ...], W_l: (n_l, n_{l-1}), b_l: (n_l,).
     Returns (out (N, n_L), caches), one (affine cache, sigmoid cache) pair per layer.
     """
+    if not params or len(params) % 2:       # the loop below needs whole (W, b) pairs
+        raise ValueError("params must be [W1, b1, ..., WL, bL] with L >= 1, "
+                         f"got {len(params)} arrays")
     A, caches = X, []
-    for W, b in params:
+    for W, b in zip(params[::2], params[1::2]):
         Z, affine_cache = affine_forward(A, W, b)
         A, sigmoid_cache = sigmoid_forward(Z)
         caches.append((affine_cache, sigmoid_cache))
@@ -334,28 +351,26 @@ def sigmoid_net_forward(X, params):
 
 
 def sigmoid_net_backward(dout, caches):
-    """Backward pass of ``sigmoid_net_forward``: dout (N, n_L) -> list of (dW, db) per layer."""
+    """Backward of ``sigmoid_net_forward``: dout (N, n_L) -> [dW1, db1, dW2, ...]."""
     grads = []
     for affine_cache, sigmoid_cache in reversed(caches):
         dZ = sigmoid_backward(dout, sigmoid_cache)
         dout, dW, db = affine_backward(dZ, affine_cache)
-        grads.append((dW, db))
-    return grads[::-1]
+        grads = [dW, db] + grads
+    return grads
 
 
-def sigmoid_net_loss_and_grads(X, T, params):
-    """Forward, the notes' loss sum((out - T)**2)/2, and backward in one call.
+def sigmoid_net_loss_and_grads(params, X, T):
+    """Forward, the notes' loss sum((out - T)**2) / 2 and backward (for loop.fit).
 
-    Returns (loss, out, grads) with grads a list of (dW, db) shaped like params.
+    params: [W1, b1, ...] as in ``sigmoid_net_forward``; X: (N, n_0); T: (N, n_L).
+    The loss is summed over the batch (the notes' definition), not averaged as elsewhere
+    in nnutils. Returns (loss, grads), grads shaped like params; the outputs come from
+    ``sigmoid_net_forward``.
     """
     out, caches = sigmoid_net_forward(X, params)
     loss, dout = half_sse_loss(out, T)
-    return loss, out, sigmoid_net_backward(dout, caches)
-
-
-def sgd_step(params, grads, lr):
-    """One step of gradient descent w <- w - lr * dL/dw; returns new (W, b) pairs."""
-    return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+    return loss, sigmoid_net_backward(dout, caches)
 
 
 def numerical_gradient_layer(f, X, dout, h=1e-5):

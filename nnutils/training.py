@@ -1,28 +1,24 @@
 """Chapter 5: training neural networks in practice.
 
-Activation functions and their derivatives, preprocessing, weight initialisation, (inverted)
-dropout, a fully connected network of any depth with its backward pass, the update rules of
-SGD, momentum and Adam, and a minibatch training loop with a progress bar.
-
-Layout as in chapter 4 and PyTorch's nn.Linear: a layer's W is (n_out, n_in) and computes
-X @ W.T + b on a batch X of shape (N, n_in). Network parameters are one flat list
-[W1, b1, W2, b2, ...] so that gradients and optimiser states line up with them one to one.
+Activation functions and their derivatives, preprocessing, weight initialisation,
+(inverted) dropout, a fully connected network of any depth with its backward pass, and
+the update rules of momentum and Adam. The sigmoid, ReLU, cross-entropy and MSE come
+from nnutils.functions, the training loop and plain SGD from nnutils.loop.
+Conventions: nnutils/README.md.
 """
 import math
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from nnutils.functions import (cross_entropy, cross_entropy_grad, mse, mse_grad, relu,
+                               sigmoid)
+from nnutils.loop import check_config
 
 
 # ---------------------------------------------------------------------------------------------
 # Activation functions f(x) and their derivatives f'(x), elementwise on arrays of any shape
+# (the sigmoid and ReLU themselves are imported from nnutils.functions)
 # ---------------------------------------------------------------------------------------------
-def sigmoid(x):
-    """1 / (1 + e^-x), written so that no exp overflows."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
 def sigmoid_grad(x):
     s = sigmoid(x)
     return s * (1.0 - s)
@@ -34,10 +30,6 @@ def tanh(x):
 
 def tanh_grad(x):
     return 1.0 - np.tanh(x) ** 2
-
-
-def relu(x):
-    return np.maximum(0.0, x)
 
 
 def relu_grad(x):
@@ -83,6 +75,14 @@ ACTIVATIONS = {
 }
 
 
+def activation_pair(name):
+    """(f, f') of the activation ``name``; an unknown name is a ValueError."""
+    if name not in ACTIVATIONS:
+        known = ", ".join(ACTIVATIONS)
+        raise ValueError(f"unknown activation {name!r}; known: {known}")
+    return ACTIVATIONS[name]
+
+
 def maxout_forward(X, W, b):
     """Maxout layer (Goodfellow et al. 2013): the maximum of K affine pieces per output unit.
 
@@ -121,29 +121,32 @@ def preprocess(X_train, *X_others, method="standardize", eps=1e-8):
     elif method == "standardize":
         shift, scale = X_train.mean(axis=0), X_train.std(axis=0)
     else:
-        raise ValueError(f"unknown method {method!r}")
+        known = "center, minmax, standardize"
+        raise ValueError(f"unknown method {method!r}; known: {known}")
     scale = np.where(scale > eps, scale, 1.0)          # constant columns: shift only
     return [(X - shift) / scale for X in (X_train, *X_others)]
 
 
 # ---------------------------------------------------------------------------------------------
-# Initialisation and size
+# Initialisation
 # ---------------------------------------------------------------------------------------------
 def init_weights(n_in, n_out, method="he", rng=None):
-    """Random (n_out, n_in) weights from a zero-mean normal distribution.
+    """Random (n_out, n_in) weights from a zero-mean normal distribution with std
 
-    method: "small" (std 0.01), "xavier" (std sqrt(1/n_in), keeps the variance of tanh/sigmoid
-    layers; Glorot & Bengio 2010) or "he" (std sqrt(2/n_in), for ReLU, which zeroes half its
-    inputs; He et al. 2015).
+    "small": 0.01;
+    "lecun": sqrt(1/n_in) (LeCun et al. 1998), which keeps the variance of the signal
+        in the forward pass;
+    "xavier": sqrt(2/(n_in + n_out)) (Glorot & Bengio 2010), a compromise between that
+        forward condition and the backward one, 1/n_out (torch.nn.init.xavier_normal_);
+    "he": sqrt(2/n_in) (He et al. 2015), for ReLU, which zeroes half its inputs
+        (torch.nn.init.kaiming_normal_).
     """
+    stds = {"small": 0.01, "lecun": math.sqrt(1 / n_in),
+            "xavier": math.sqrt(2 / (n_in + n_out)), "he": math.sqrt(2 / n_in)}
+    if method not in stds:
+        raise ValueError(f"unknown init method {method!r}; known: {', '.join(stds)}")
     rng = np.random.default_rng(rng)
-    std = {"small": 0.01, "xavier": math.sqrt(1.0 / n_in), "he": math.sqrt(2.0 / n_in)}[method]
-    return std * rng.standard_normal((n_out, n_in))
-
-
-def count_parameters(sizes):
-    """Weights plus biases of a fully connected network with layer sizes [n0, n1, ..., nL]."""
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    return stds[method] * rng.standard_normal((n_out, n_in))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ def mlp_forward(X, params, activation="relu", dropout=0.0, train=False, rng=None
     """
     if not params or len(params) % 2:       # the loop below needs whole (W, b) pairs
         raise ValueError(f"params must be [W1, b1, ..., WL, bL], L >= 1; got {len(params)} arrays")
-    f, _ = ACTIVATIONS[activation]
+    f, _ = activation_pair(activation)
     n_layers = len(params) // 2
     caches, A = [], X
     for l in range(n_layers):
@@ -209,7 +212,7 @@ def mlp_forward(X, params, activation="relu", dropout=0.0, train=False, rng=None
 
 def mlp_backward(dscores, caches, activation="relu"):
     """Backward pass of ``mlp_forward``: dscores (N, nL) -> grads [dW1, db1, ...] like params."""
-    _, f_grad = ACTIVATIONS[activation]
+    _, f_grad = activation_pair(activation)
     grads, dA = [], dscores
     for A, W, Z, mask in reversed(caches):
         if Z is not None:                                   # hidden layer: dropout, activation
@@ -219,36 +222,23 @@ def mlp_backward(dscores, caches, activation="relu"):
     return grads
 
 
-def softmax_cross_entropy(scores, y):
-    """Mean softmax cross-entropy of integer labels and its gradient.
-
-    scores: (N, C); y: (N,). Returns (loss, dscores (N, C)).
-    """
-    Z = scores - scores.max(axis=1, keepdims=True)
-    log_p = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
-    n = len(y)
-    loss = -float(log_p[np.arange(n), y].mean())
-    d = np.exp(log_p)
-    d[np.arange(n), y] -= 1.0
-    return loss, d / n
-
-
-def mse_loss(pred, target):
-    """Mean squared error mean((pred - target)**2) (PyTorch's nn.MSELoss) and its gradient."""
-    diff = pred - target
-    return float(np.mean(diff ** 2)), 2.0 * diff / diff.size
-
-
-def mlp_loss_and_grads(params, X, y, activation="relu", loss="softmax", reg=0.0, dropout=0.0, rng=None):
+def mlp_loss_and_grads(params, X, y, activation="relu", loss="softmax", reg=0.0,
+                       dropout=0.0, rng=None):
     """Loss of the network on (X, y) plus reg * (sum of squared weights), and its gradients.
 
-    loss: "softmax" (y: (N,) labels) or "mse" (y: (N, nL) targets). dropout > 0 switches the
-    network to training mode. Returns (loss, grads) with grads shaped like params.
+    loss: "softmax" (mean cross-entropy, y: (N,) labels) or "mse" (y: (N, nL) targets).
+    dropout > 0 switches the network to training mode, with masks drawn from ``rng``.
+    Returns (loss, grads) with grads shaped like params. For loop.fit, bind the options:
+    ``lambda P, Xb, yb: mlp_loss_and_grads(P, Xb, yb, "tanh", dropout=0.5, rng=rng)``.
     """
     if loss not in ("softmax", "mse"):      # otherwise a typo would silently train with MSE
         raise ValueError(f"loss must be 'softmax' or 'mse', got {loss!r}")
     scores, caches = mlp_forward(X, params, activation, dropout, train=dropout > 0, rng=rng)
-    data_loss, dscores = softmax_cross_entropy(scores, y) if loss == "softmax" else mse_loss(scores, y)
+    if loss == "softmax":
+        data_loss = float(np.mean(cross_entropy(scores, y)))
+        dscores = cross_entropy_grad(scores, y)
+    else:
+        data_loss, dscores = mse(scores, y), mse_grad(scores, y)
     grads = mlp_backward(dscores, caches, activation)
     weights = params[::2]
     for i, W in enumerate(weights):
@@ -263,20 +253,8 @@ def mlp_predict(params, X, activation="relu"):
 
 # ---------------------------------------------------------------------------------------------
 # Optimisers: update(w, dw, config) -> new w, with the optimiser's state kept in config
+# (plain SGD is nnutils.loop.sgd_update)
 # ---------------------------------------------------------------------------------------------
-def check_config(config, allowed):
-    """Refuse keys the rule does not read: {"learning_rate": 0.5} would run at the default lr."""
-    unknown = sorted(set(config) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def sgd_update(w, dw, config):
-    """Plain gradient descent: w - lr * dw."""
-    check_config(config, ["lr"])
-    return w - config.get("lr", 1e-2) * dw
-
-
 def momentum_update(w, dw, config):
     """SGD with momentum (PyTorch's form): v = mu * v + dw; w - lr * v.
 
@@ -302,34 +280,3 @@ def adam_update(w, dw, config):
     m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
     return w - config.get("lr", 1e-3) * m_hat / (np.sqrt(v_hat) + config.get("eps", 1e-8))
 
-
-# ---------------------------------------------------------------------------------------------
-# The training loop
-# ---------------------------------------------------------------------------------------------
-def fit(loss_and_grads, params, X, y, update=adam_update, config=None, epochs=10, batch_size=64,
-        seed=0, evaluate=None, progress=True):
-    """Minibatch training with a tqdm progress bar.
-
-    loss_and_grads(params, X_batch, y_batch, rng) -> (loss, grads), grads shaped like params.
-    params: list of arrays, updated in place. update: one of the update rules above, with its
-    hyper-parameters in ``config`` (each parameter array keeps its own copy of the state).
-    One epoch shuffles the N examples and makes ceil(N / batch_size) iterations (updates).
-    evaluate: optional callable(params) -> dict of numbers, called after every epoch.
-    Returns a history dict: "loss" per iteration, "epoch" with one evaluate() dict per epoch.
-    """
-    rng = np.random.default_rng(seed)
-    states = [dict(config or {}) for _ in params]
-    history = {"loss": [], "epoch": []}
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress)
-    for _ in bar:
-        order = rng.permutation(len(X))
-        for start in range(0, len(X), batch_size):
-            idx = order[start:start + batch_size]
-            loss, grads = loss_and_grads(params, X[idx], y[idx], rng)
-            for p, g, state in zip(params, grads, states):
-                p[...] = update(p, g, state)
-            history["loss"].append(loss)
-        metrics = evaluate(params) if evaluate else {}
-        history["epoch"].append(metrics)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
-    return history

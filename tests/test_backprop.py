@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from nnutils import backprop as bp
+from nnutils import backprop as bp, loop
 from nnutils.gradcheck import numerical_gradient, rel_error
 
 matplotlib.use("Agg")
 
-# the 2-2-2 network of seed 003 (PyTorch nn.Linear weights: one row per output neuron)
+# the 2-2-2 network of seed 003 (PyTorch nn.Linear weights: one row per output neuron),
+# as the flat list [W1, b1, W2, b2]
 X_222 = np.array([[0.05, 0.10]])
 T_222 = np.array([[0.01, 0.99]])
-P_222 = [(np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([0.35, 0.35])),
-         (np.array([[0.40, 0.45], [0.50, 0.55]]), np.array([0.60, 0.60]))]
+P_222 = [np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([0.35, 0.35]),
+         np.array([[0.40, 0.45], [0.50, 0.55]]), np.array([0.60, 0.60])]
 
 
 # --- the scalar engine -------------------------------------------------------------------------
@@ -142,6 +143,18 @@ def test_sigmoid_gate_extreme_inputs_vs_torch(a):
     assert x.grad == pytest.approx(tx.grad.item(), rel=1e-12, abs=1e-300)
 
 
+@pytest.mark.parametrize("a", [-1000.0, -746.0, -1.0, 0.0, 3.0, 709.0, 709.78, 709.79, 710.0,
+                               1000.0])
+def test_exp_gate_overflows_to_inf_like_torch(a):
+    """math.exp raises OverflowError above about 709.78; torch.exp (and numpy) give inf."""
+    x, tx = bp.Value(a), torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    e, te = x.exp(), torch.exp(tx)
+    e.backward()
+    te.backward()
+    assert e.data == te.item()                               # inf above 709.78, 0 below -745
+    assert x.grad == tx.grad.item()                          # d e^x / dx = e^x, inf too
+
+
 @pytest.mark.parametrize("a, k", [(0.0, 0), (2.5, 0), (-3.0, 0), (0.0, 1), (0.0, 2), (1.5, 3)])
 def test_pow_gradient_vs_torch(a, k):
     """d x^0 / dx = 0, also at x = 0, where k * x**(k-1) would divide by zero."""
@@ -234,14 +247,15 @@ def test_activation_layers_vs_torch_and_numerical(name, torch_fn):
 
 # --- the notes' 2-2-2 network ------------------------------------------------------------------
 def test_222_network_seed003_numbers():
-    loss, out, grads = bp.sigmoid_net_loss_and_grads(X_222, T_222, P_222)
+    loss, grads = bp.sigmoid_net_loss_and_grads(P_222, X_222, T_222)
+    out, _ = bp.sigmoid_net_forward(X_222, P_222)
     assert np.allclose(out, [[0.75136507, 0.77292847]], atol=5e-9)
     assert loss == pytest.approx(0.29837111, abs=5e-9)
-    (dW1, db1), (dW2, db2) = grads
+    dW1, db1, dW2, db2 = grads
     # the numbers seed 003 prints (4 decimals)
     assert np.array_equal(np.round(dW1, 4), [[0.0004, 0.0009], [0.0005, 0.0010]])
     assert np.array_equal(np.round(dW2, 4), [[0.0822, 0.0827], [-0.0226, -0.0227]])
-    (W1, b1), (W2, b2) = bp.sgd_step(P_222, grads, lr=0.5)
+    W1, b1, W2, b2 = [loop.sgd_update(p, g, {"lr": 0.5}) for p, g in zip(P_222, grads)]
     assert np.array_equal(np.round(W1, 4), [[0.1498, 0.1996], [0.2498, 0.2995]])
     assert np.array_equal(np.round(b1, 4), [0.3456, 0.3450])
     assert np.array_equal(np.round(W2, 4), [[0.3589, 0.4087], [0.5113, 0.5614]])
@@ -256,7 +270,7 @@ def test_222_network_vs_torch_seed003_code():
     net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(),
                               torch.nn.Linear(2, 2), torch.nn.Sigmoid()).double()
     with torch.no_grad():
-        for layer, (W, b) in zip([net[0], net[2]], P_222):
+        for layer, W, b in zip([net[0], net[2]], P_222[0::2], P_222[1::2]):
             layer.weight.copy_(torch.tensor(W))
             layer.bias.copy_(torch.tensor(b))
     out = net(torch.tensor(X_222))
@@ -264,49 +278,97 @@ def test_222_network_vs_torch_seed003_code():
     opt = torch.optim.SGD(net.parameters(), lr=0.5)
     opt.zero_grad()
     loss.backward()
-    torch_grads = [(net[i].weight.grad.numpy().copy(), net[i].bias.grad.numpy().copy()) for i in (0, 2)]
+    torch_grads = [p.grad.numpy().copy() for p in net.parameters()]   # W1, b1, W2, b2
     opt.step()
-    ours_loss, ours_out, grads = bp.sigmoid_net_loss_and_grads(X_222, T_222, P_222)
+    ours_loss, grads = bp.sigmoid_net_loss_and_grads(P_222, X_222, T_222)
     assert ours_loss == pytest.approx(loss.item(), rel=1e-14)
-    for (dW, db), (tW, tb) in zip(grads, torch_grads):
-        assert rel_error(dW, tW) < 1e-12 and rel_error(db, tb) < 1e-12
-    for (W, b), i in zip(bp.sgd_step(P_222, grads, 0.5), (0, 2)):
-        assert np.allclose(W, net[i].weight.detach().numpy(), atol=1e-15)
-        assert np.allclose(b, net[i].bias.detach().numpy(), atol=1e-15)
+    assert [g.shape for g in grads] == [p.shape for p in P_222]
+    for g, tg in zip(grads, torch_grads):
+        assert rel_error(g, tg) < 1e-12
+    # one step of loop.fit on the one example is torch's SGD(lr=0.5) step
+    params = [p.copy() for p in P_222]
+    hist = loop.fit(bp.sigmoid_net_loss_and_grads, params, X_222, T_222, loop.sgd_update,
+                    {"lr": 0.5}, epochs=1, batch_size=1, progress=False)
+    assert hist["loss"] == [pytest.approx(loss.item(), rel=1e-14)]
+    for p, tp in zip(params, net.parameters()):
+        assert np.allclose(p, tp.detach().numpy(), atol=1e-15)
+
+
+def test_222_network_trained_with_fit_vs_torch_sgd():
+    """100 full-batch steps of loop.fit against 100 steps of torch.optim.SGD on the same net."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid(),
+                              torch.nn.Linear(2, 2), torch.nn.Sigmoid()).double()
+    with torch.no_grad():
+        for p, ours in zip(net.parameters(), P_222):
+            p.copy_(torch.tensor(ours))
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    torch_losses = []
+    for _ in range(100):
+        opt.zero_grad()
+        loss = torch.sum((net(torch.tensor(X_222)) - torch.tensor(T_222)) ** 2) / 2
+        loss.backward()
+        opt.step()
+        torch_losses.append(loss.item())
+    params = [p.copy() for p in P_222]
+    hist = loop.fit(bp.sigmoid_net_loss_and_grads, params, X_222, T_222, loop.sgd_update,
+                    {"lr": 0.5}, epochs=100, batch_size=len(X_222), progress=False)
+    assert rel_error(hist["loss"], torch_losses) < 1e-12
+    assert hist["loss"][1] == pytest.approx(0.280471447, abs=5e-10)    # after one step
+    for p, tp in zip(params, net.parameters()):
+        assert rel_error(p, tp.detach().numpy()) < 1e-12
 
 
 def test_222_network_row_convention_would_differ():
     """Reading W1 as (in, out) instead of PyTorch's (out, in) gives other outputs."""
-    swapped = [(W.T, b) for W, b in P_222]
-    _, out, _ = bp.sigmoid_net_loss_and_grads(X_222, T_222, swapped)
+    swapped = [P_222[0].T, P_222[1], P_222[2].T, P_222[3]]
+    out, _ = bp.sigmoid_net_forward(X_222, swapped)
     assert not np.allclose(np.round(out, 4), [[0.7514, 0.7729]])
 
 
 def test_sigmoid_net_vs_numerical_on_a_batch():
     rng = np.random.default_rng(4)
     sizes = [3, 5, 4, 2]
-    params = [(rng.normal(size=(m, n)), rng.normal(size=m)) for n, m in zip(sizes[:-1], sizes[1:])]
+    params = []
+    for n, m in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(size=(m, n)), rng.normal(size=m)]
     X, T = rng.normal(size=(7, 3)), rng.uniform(size=(7, 2))
-    _, _, grads = bp.sigmoid_net_loss_and_grads(X, T, params)
-    for (W, b), (dW, db) in zip(params, grads):
-        f = lambda: bp.sigmoid_net_loss_and_grads(X, T, params)[0]  # noqa: E731
-        assert rel_error(dW, numerical_gradient(f, W)) < 1e-6   # entries as small as 7e-5
-        assert rel_error(db, numerical_gradient(f, b)) < 1e-6
+    loss, grads = bp.sigmoid_net_loss_and_grads(params, X, T)
+    out, _ = bp.sigmoid_net_forward(X, params)
+    assert loss == pytest.approx(0.5 * np.sum((out - T) ** 2), rel=1e-14)   # summed, not mean
+    assert len(grads) == len(params)
+    f = lambda: bp.sigmoid_net_loss_and_grads(params, X, T)[0]  # noqa: E731
+    for p, g in zip(params, grads):
+        assert g.shape == p.shape
+        assert rel_error(g, numerical_gradient(f, p)) < 1e-6   # entries as small as 7e-5
+
+
+def test_sigmoid_net_extreme_inputs_and_bad_params():
+    """The layers use functions.sigmoid: no overflow warning, torch's values at +-1000."""
+    W = np.array([[1.0], [-1.0]])
+    X = np.array([[-1000.0], [1000.0]])
+    with np.errstate(over="raise"):
+        out, _ = bp.sigmoid_net_forward(X, [W, np.zeros(2)])
+    want = torch.sigmoid(torch.tensor(X) @ torch.tensor(W).T).numpy()
+    assert np.array_equal(out, want)
+    with pytest.raises(ValueError, match="params"):
+        bp.sigmoid_net_forward(X, [W])                       # a W without its b
+    with pytest.raises(ValueError, match="params"):
+        bp.sigmoid_net_loss_and_grads([], X, X)
 
 
 def test_scalar_engine_agrees_with_layers_on_222():
     vals = {}
     x = [bp.Value(v) for v in X_222[0]]
     layers = []
-    for W, b in P_222:
+    for W, b in zip(P_222[0::2], P_222[1::2]):
         Wv = [[bp.Value(w) for w in row] for row in W]
         bv = [bp.Value(v) for v in b]
         layers.append((Wv, bv))
         x = [(sum((w * xi for w, xi in zip(row, x)), bv[j])).sigmoid() for j, row in enumerate(Wv)]
     loss = sum(((o - t) ** 2 for o, t in zip(x, T_222[0])), bp.Value(0.0)) * 0.5
     loss.backward()
-    _, _, grads = bp.sigmoid_net_loss_and_grads(X_222, T_222, P_222)
-    for (Wv, bv), (dW, db) in zip(layers, grads):
+    _, grads = bp.sigmoid_net_loss_and_grads(P_222, X_222, T_222)
+    for (Wv, bv), dW, db in zip(layers, grads[0::2], grads[1::2]):
         assert rel_error([[w.grad for w in row] for row in Wv], dW) < 1e-12
         assert rel_error([v.grad for v in bv], db) < 1e-12
     assert math.isclose(loss.data, 0.2983711087600027, rel_tol=1e-12)
