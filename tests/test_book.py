@@ -45,3 +45,16 @@ def test_notes_numbers_reproduced(built_book):
         text = re.sub(r"<[^>]+>", "", html).replace(",", "")
         for number in numbers:
             assert number in text, f"{page} does not show {number}"
+
+
+def test_notes_cited_by_title_not_as_seeds():
+    """The notes are cited by their titles; "seed" means a random seed on the same pages."""
+    pages = [ROOT / "intro.md", *sorted((ROOT / "chapters").glob("*.md"))]
+    for page in pages:
+        for n, line in enumerate(page.read_text().splitlines(), 1):
+            assert not re.search(r"\bseeds?\W{0,3}`?00[0-4]\b|\b00[0-4]`?'s\b", line), \
+                f"{page.name}:{n} cites a note by file number: {line.strip()}"
+    intro = (ROOT / "intro.md").read_text()
+    for title in ["《神经网络基础》", "《深度学习(鱼书)day03——神经网络(后两节)》", "《神经网络怎么看出哪个维度重要》",
+                  "《神经网络学习笔记——神经网络基础(一)》", "《pytorch之深度神经网络概念全面整理》"]:
+        assert title in intro, f"the intro's table of notes lacks {title}"
