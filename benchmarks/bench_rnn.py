@@ -1,4 +1,4 @@
-"""RNN/LSTM forward+backward: nnutils.rnn (numpy) vs torch.nn.RNN / nn.LSTM on the CPU.
+"""RNN/LSTM forward+backward: nnutils.lstm (numpy) vs torch.nn.RNN / nn.LSTM on the CPU.
 
 Both run in this one process, one thread each (torch.set_num_threads(1), threadpoolctl limits
 numpy's BLAS), same shapes, same dtype, interleaved repeats; the ratio of medians is reported.
@@ -13,15 +13,15 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from nnutils import rnn
+from nnutils import lstm
 
 
 def numpy_step(kind, x, h0, Wx, Wh, b, G):
     if kind == "lstm":
-        _, cache = rnn.lstm_forward(x, h0, Wx, Wh, b)
-        return rnn.lstm_backward(G, cache)
-    _, cache = rnn.rnn_forward(x, h0, Wx, Wh, b)
-    return rnn.rnn_backward(G, cache)
+        _, cache = lstm.lstm_forward(x, h0, Wx, Wh, b)
+        return lstm.lstm_backward(G, cache)
+    _, cache = lstm.rnn_forward(x, h0, Wx, Wh, b)
+    return lstm.rnn_backward(G, cache)
 
 
 def torch_step(module, x, h0, G):
@@ -41,7 +41,7 @@ def bench(kind, args, dtype):
     x = r.normal(size=(args.batch, args.steps, args.input)).astype(dtype)
     G = r.normal(size=(args.batch, args.steps, args.hidden)).astype(dtype)
     h0 = np.zeros((args.batch, args.hidden), dtype)
-    Wx, Wh, b = rnn.from_torch(module, dtype)
+    Wx, Wh, b = lstm.from_torch(module, dtype)
     xt, Gt, h0t = torch.tensor(x, requires_grad=True), torch.tensor(G), torch.tensor(h0[None])
 
     # same numbers first, so the two sides do the same work

@@ -1,59 +1,61 @@
 """Chapter 9: a vanilla RNN and an LSTM, forward and backward through time, in numpy.
 
-Shapes follow PyTorch's ``batch_first=True`` layout: inputs ``x`` are (N, T, D) (N sequences,
-T time steps, D features) and hidden states are (N, T, H). Weights use the row convention,
-``a = x_t @ Wx + h_{t-1} @ Wh + b``, so they equal PyTorch's with a transpose:
-``Wx = weight_ih_l0.T`` (D, G), ``Wh = weight_hh_l0.T`` (H, G), ``b = bias_ih_l0 + bias_hh_l0`` (G,),
-where G = H for the RNN and G = 4H for the LSTM, whose gates are stacked in PyTorch's order
-(input i, forget f, cell candidate g, output o).
+Follows the house convention (nnutils/README.md): inputs ``x`` (N, T, D), hidden states
+(N, T, H), and the weights are PyTorch's arrays unchanged, ``Wx`` (G, D) = ``weight_ih_l0``,
+``Wh`` (G, H) = ``weight_hh_l0``, ``b`` (G,) = ``bias_ih_l0 + bias_hh_l0``, with G = H for the
+RNN and G = 4H for the LSTM (gates stacked i, f, g, o):
+
+    a_t = x_t @ Wx.T + h_{t-1} @ Wh.T + b
+
+The row form ``x_t @ Wx_row`` of other texts (CS231n's Wx of shape (D, G)) is ``Wx_row = Wx.T``.
 
 Each step is a CS231n-style ``*_forward -> (out, cache)`` / ``*_backward(dout, cache)`` pair.
 The sequence versions do the input projection of all steps in one matrix product before the
-loop, one (N, H) @ (H, G) product per step, and the weight gradients in one product after it.
+loop, one (N, H) @ (H, G) product per step (with ``Wh.T`` copied once to contiguous memory), and
+the weight gradients in one product after it.
 """
 import numpy as np
 
-
-def sigmoid(z):
-    """Logistic function 1 / (1 + exp(-z)), elementwise; written with tanh so it never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+from nnutils.functions import sigmoid
 
 
 # ----------------------------------------------------------------------------------------------
-# Vanilla RNN: h_t = tanh(x_t Wx + h_{t-1} Wh + b)
+# Vanilla RNN: h_t = tanh(x_t @ Wx.T + h_{t-1} @ Wh.T + b)
 # ----------------------------------------------------------------------------------------------
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
-    """One RNN step. x: (N, D), h_prev: (N, H), Wx: (D, H), Wh: (H, H), b: (H,).
+    """One RNN step. x: (N, D), h_prev: (N, H), Wx: (H, D), Wh: (H, H), b: (H,).
 
-    Returns (h, cache) with h: (N, H) = tanh(x @ Wx + h_prev @ Wh + b).
+    Returns (h, cache) with h: (N, H) = tanh(x @ Wx.T + h_prev @ Wh.T + b).
     """
-    h = np.tanh(x @ Wx + h_prev @ Wh + b)
+    h = np.tanh(x @ Wx.T + h_prev @ Wh.T + b)
     return h, (x, h_prev, Wx, Wh, h)
 
 
 def rnn_step_backward(dh, cache):
     """Backward of one RNN step. dh: (N, H) gradient of the loss w.r.t. h.
 
-    Returns (dx (N, D), dh_prev (N, H), dWx (D, H), dWh (H, H), db (H,)).
+    Returns (dx (N, D), dh_prev (N, H), dWx (H, D), dWh (H, H), db (H,)).
     """
     x, h_prev, Wx, Wh, h = cache
     da = dh * (1.0 - h * h)              # tanh'(a) = 1 - tanh(a)^2
-    return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    return da @ Wx, da @ Wh, da.T @ x, da.T @ h_prev, da.sum(axis=0)
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
-    """Run the RNN over a whole sequence. x: (N, T, D), h0: (N, H).
+    """Run the RNN over a whole sequence. x: (N, T, D), h0: (N, H), Wx: (H, D), Wh: (H, H).
 
     Returns (h, cache) with h: (N, T, H), the hidden state after every step.
     """
     N, T, D = x.shape
+    H = Wh.shape[0]
     xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # time-major (T, N, D): contiguous steps
-    A = (xs.reshape(T * N, D) @ Wx + b).reshape(T, N, Wh.shape[0])   # input part of all steps
+    A = (xs.reshape(T * N, D) @ Wx.T + b).reshape(T, N, H)   # input part of all steps
+    WhT = np.ascontiguousarray(Wh.T)                   # (H, H), copied once for the loop
     hs = np.empty((T + 1,) + h0.shape, dtype=A.dtype)     # hs[0] = h0, hs[t+1] = h_t
     hs[0] = h0
     for t in range(T):
-        hs[t + 1] = np.tanh(A[t] + hs[t] @ Wh)
+        hs[t + 1] = np.tanh(A[t] + hs[t] @ WhT)
     return hs[1:].transpose(1, 0, 2), (xs, hs, Wx, Wh)
 
 
@@ -61,37 +63,38 @@ def rnn_backward(dh, cache):
     """Backpropagation through time for :func:`rnn_forward`.
 
     dh: (N, T, H) gradient of the loss w.r.t. every hidden state (zeros where a step is unused).
-    Returns (dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,)).
+    Returns (dx (N, T, D), dh0 (N, H), dWx (H, D), dWh (H, H), db (H,)).
     """
     xs, hs, Wx, Wh = cache
     T, N, D = xs.shape
+    H = Wh.shape[0]
     dhs = dh.transpose(1, 0, 2)
     dA = np.empty_like(hs[1:])
-    WhT = np.ascontiguousarray(Wh.T)                   # a contiguous copy multiplies faster
+    Wh = np.ascontiguousarray(Wh)                      # da @ Wh: Wh (H, H) is the right layout
     dh_next = np.zeros_like(hs[0])                     # gradient arriving from step t+1
     for t in reversed(range(T)):
         dA[t] = (dhs[t] + dh_next) * (1.0 - hs[t + 1] ** 2)
-        dh_next = dA[t] @ WhT
-    dA2 = dA.reshape(T * N, Wh.shape[0])
-    dx = (dA2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
-    dWx = xs.reshape(T * N, D).T @ dA2
-    dWh = hs[:-1].reshape(T * N, Wh.shape[0]).T @ dA2
+        dh_next = dA[t] @ Wh
+    dA2 = dA.reshape(T * N, H)
+    dx = (dA2 @ Wx).reshape(T, N, D).transpose(1, 0, 2)
+    dWx = dA2.T @ xs.reshape(T * N, D)
+    dWh = dA2.T @ hs[:-1].reshape(T * N, H)
     return dx, dh_next, dWx, dWh, dA2.sum(axis=0)
 
 
 # ----------------------------------------------------------------------------------------------
-# LSTM: gates i, f, g, o (PyTorch's order)
+# LSTM: gates i, f, g, o (PyTorch's order), [a_i, a_f, a_g, a_o] = x_t @ Wx.T + h_{t-1} @ Wh.T + b
 #   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
 #   c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
 # ----------------------------------------------------------------------------------------------
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step. x: (N, D), h_prev, c_prev: (N, H), Wx: (D, 4H), Wh: (H, 4H), b: (4H,).
+    """One LSTM step. x: (N, D), h_prev, c_prev: (N, H), Wx: (4H, D), Wh: (4H, H), b: (4H,).
 
     Returns (h, c, cache) with h, c: (N, H).
     """
     H = h_prev.shape[1]
-    a = x @ Wx + h_prev @ Wh + b                      # (N, 4H): all four gates in one product
+    a = x @ Wx.T + h_prev @ Wh.T + b                  # (N, 4H): all four gates in one product
     i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
     g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
     c = f * c_prev + i * g
@@ -103,7 +106,7 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
 def lstm_step_backward(dh, dc, cache):
     """Backward of one LSTM step. dh, dc: (N, H) gradients w.r.t. h and c of this step.
 
-    Returns (dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)).
+    Returns (dx (N, D), dh_prev (N, H), dc_prev (N, H), dWx (4H, D), dWh (4H, H), db (4H,)).
     """
     x, h_prev, c_prev, Wx, Wh, i, f, g, o, tc = cache
     do = dh * tc
@@ -112,11 +115,12 @@ def lstm_step_backward(dh, dc, cache):
                          dc * c_prev * f * (1.0 - f),
                          dc * i * (1.0 - g * g),      # tanh'(a) = 1 - tanh^2
                          do * o * (1.0 - o)], axis=1)
-    return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    return da @ Wx, da @ Wh, dc * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)
 
 
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
-    """Run the LSTM over a whole sequence. x: (N, T, D), h0: (N, H), c0: (N, H) or None (zeros).
+    """Run the LSTM over a whole sequence. x: (N, T, D), h0: (N, H), c0: (N, H) or None (zeros);
+    Wx: (4H, D), Wh: (4H, H), b: (4H,).
 
     Returns (h, cache) with h: (N, T, H). ``cache["gates"]`` is a (T, N, 4H) array of the gate
     activations [i, f, g, o] and ``cache["c"]`` the (T+1, N, H) cell states (c[0] = c0).
@@ -124,7 +128,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     N, T, D = x.shape
     H = h0.shape[1]
     xs = np.ascontiguousarray(x.transpose(1, 0, 2))   # time-major (T, N, D)
-    A = (xs.reshape(T * N, D) @ Wx).reshape(T, N, 4 * H)    # input part of every step at once
+    A = (xs.reshape(T * N, D) @ Wx.T).reshape(T, N, 4 * H)  # input part of every step at once
     gates = np.empty_like(A)
     hs = np.empty((T + 1, N, H), dtype=A.dtype)
     cs = np.empty_like(hs)
@@ -133,14 +137,14 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     cs[0] = 0.0 if c0 is None else c0
     # σ(a) = (1 + tanh(a/2)) / 2, so one tanh over all 4H columns gives every gate:
     # gates = tanh(a * s) * s + (1 - s), with s = 1/2 in the σ columns (i, f, o) and 1 for g.
-    # The factor s is folded into A and Wh once, before the loop.
+    # The factor s is folded into A and Wh.T once, before the loop.
     s = np.full(4 * H, 0.5, dtype=A.dtype)
     s[2 * H:3 * H] = 1.0
     A += b                                             # in place: A is large, avoid copies
     A *= s
-    Whs, shift = Wh * s, 1.0 - s
+    WhsT, shift = np.ascontiguousarray(Wh.T * s), 1.0 - s    # (H, 4H), contiguous for the loop
     for t in range(T):                                 # out=... writes in place, no copies
-        np.tanh(A[t] + hs[t] @ Whs, out=gates[t])
+        np.tanh(A[t] + hs[t] @ WhsT, out=gates[t])
         gates[t] *= s
         gates[t] += shift
         i, f, g, o = np.split(gates[t], 4, axis=1)
@@ -157,7 +161,7 @@ def lstm_backward(dh, cache, dcT=None):
 
     dh: (N, T, H) gradient of the loss w.r.t. every hidden state; dcT: (N, H) gradient w.r.t.
     the final cell state c_T (None: the loss does not use c_T, zeros).
-    Returns (dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)).
+    Returns (dx (N, T, D), dh0 (N, H), dc0 (N, H), dWx (4H, D), dWh (4H, H), db (4H,)).
 
     The local derivatives of every gate (σ' = σ(1 - σ), tanh' = 1 - tanh²) do not depend on the
     gradient flowing back, so they are computed for all steps at once before the loop; only the
@@ -177,7 +181,7 @@ def lstm_backward(dh, cache, dcT=None):
     dA = np.empty_like(gates)
     dA_ifg = dA[..., :3 * H].reshape(T, N, 3, H)       # views into dA: writes land there
     dA_o = dA[..., 3 * H:]
-    WhT = np.ascontiguousarray(Wh.T)                   # a contiguous copy multiplies faster
+    Wh = np.ascontiguousarray(Wh)                      # da @ Wh: Wh (4H, H) is the right layout
     dh_next = np.zeros_like(hs[0])                     # gradients arriving from step t+1
     dc_next = np.zeros_like(hs[0]) if dcT is None else dcT
     for t in reversed(range(T)):
@@ -185,28 +189,29 @@ def lstm_backward(dh, cache, dcT=None):
         dc = dc_next + dht * dc_from_h[t]              # c_t feeds h_t and c_{t+1} = f c_t + i g
         np.multiply(dc[:, None, :], dgates_from_c[t], out=dA_ifg[t])
         np.multiply(dht, do_from_h[t], out=dA_o[t])
-        dh_next = dA[t] @ WhT
+        dh_next = dA[t] @ Wh
         dc_next = dc * f[t]
     dA2 = dA.reshape(T * N, 4 * H)
-    dx = (dA2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
-    dWx = xs.reshape(T * N, D).T @ dA2
-    dWh = hs[:-1].reshape(T * N, H).T @ dA2
+    dx = (dA2 @ Wx).reshape(T, N, D).transpose(1, 0, 2)
+    dWx = dA2.T @ xs.reshape(T * N, D)
+    dWh = dA2.T @ hs[:-1].reshape(T * N, H)
     return dx, dh_next, dc_next, dWx, dWh, dA2.sum(axis=0)
 
 
 def from_torch(module, dtype=np.float64):
     """(Wx, Wh, b) numpy arrays copied from a one-layer ``torch.nn.RNN`` or ``torch.nn.LSTM``.
 
-    Wx = weight_ih_l0.T, Wh = weight_hh_l0.T, b = bias_ih_l0 + bias_hh_l0 (zeros for bias=False),
-    as ``dtype``. Raises ValueError for modules rnn_forward / lstm_forward do not compute.
+    Wx = weight_ih_l0 (G, D), Wh = weight_hh_l0 (G, H), unchanged, and b = bias_ih_l0 +
+    bias_hh_l0 (G,) (zeros for bias=False), as ``dtype``. Raises ValueError for modules
+    rnn_forward / lstm_forward do not compute.
     """
     if getattr(module, "mode", None) not in ("RNN_TANH", "LSTM"):   # GRU, ReLU RNN: other maths
         raise ValueError(f"only nn.RNN (tanh) and nn.LSTM are supported, got {module}")
     if module.num_layers != 1 or module.bidirectional or getattr(module, "proj_size", 0):
         raise ValueError(f"only one layer, one direction, no projection (layer 0 alone would "
                          f"be copied), got {module}")
-    get = lambda name: getattr(module, name).detach().cpu().numpy().astype(dtype)
-    Wx, Wh = np.ascontiguousarray(get("weight_ih_l0").T), np.ascontiguousarray(get("weight_hh_l0").T)
-    if not module.bias:                                # bias=False: a = x Wx + h Wh
-        return Wx, Wh, np.zeros(Wx.shape[1], dtype)
+    get = lambda name: np.array(getattr(module, name).detach().cpu().numpy(), dtype)   # a copy
+    Wx, Wh = get("weight_ih_l0"), get("weight_hh_l0")
+    if not module.bias:                                # bias=False: a = x Wx.T + h Wh.T
+        return Wx, Wh, np.zeros(Wx.shape[0], dtype)
     return Wx, Wh, get("bias_ih_l0") + get("bias_hh_l0")

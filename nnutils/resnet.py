@@ -2,12 +2,16 @@
 
 Tensors are NCHW: (batch, channels, height, width). Blocks map (N, C_in, H, W) to
 (N, C_out, H/stride, W/stride). A numpy fully connected residual block with its backward pass
-shows where the "+1" in the gradient of a residual unit comes from.
+shows where the "+1" in the gradient of a residual unit comes from; its weights are in the house
+layout of nn.Linear (W of shape (n_out, n_in), x @ W.T + b; nnutils/README.md). Parameter counts
+by hand are ``nnutils.functions.conv_params``.
 """
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from nnutils.functions import relu
 
 
 # ---------------------------------------------------------------- shortcuts (options A, B, C)
@@ -174,7 +178,8 @@ class VariantBlock(nn.Module):
 class Highway(nn.Module):
     """A fully connected Highway layer (Srivastava, Greff & Schmidhuber 2015).
 
-    y = H(x) * T(x) + x * (1 - T(x)),  H(x) = relu(x W_H + b_H),  T(x) = sigmoid(x W_T + b_T).
+    y = H(x) * T(x) + x * (1 - T(x)), with H(x) = relu(x @ W_H.T + b_H) and
+    T(x) = sigmoid(x @ W_T.T + b_T) (W_H, W_T: (D, D), the nn.Linear weights).
     x: (N, D) -> y: (N, D). A negative gate bias starts the layer close to the identity (carry).
     """
 
@@ -264,11 +269,6 @@ def count_params(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def conv_params(in_channels, out_channels, k, groups=1, bias=False):
-    """Weights of a k x k convolution: out * (in / groups) * k * k (+ out biases)."""
-    return out_channels * (in_channels // groups) * k * k + (out_channels if bias else 0)
-
-
 def train_classifier(model, X_train, y_train, X_test, y_test, epochs=10, lr=0.05, batch_size=32,
                      momentum=0.9, weight_decay=0.0, seed=0):
     """Minibatch SGD with momentum on cross-entropy; every model gets the same budget.
@@ -301,14 +301,15 @@ def train_classifier(model, X_train, y_train, X_test, y_test, epochs=10, lr=0.05
 # ---------------------------------------------------------------- numpy: a residual block's gradient
 
 def residual_fc_forward(x, W1, b1, W2, b2):
-    """A fully connected residual unit: y = relu(x + relu(x W1 + b1) W2 + b2).
+    """A fully connected residual unit: y = relu(x + relu(x @ W1.T + b1) @ W2.T + b2).
 
-    x: (N, D); W1: (D, M); b1: (M,); W2: (M, D); b2: (D,). Returns (y (N, D), cache).
+    x: (N, D); W1: (M, D); b1: (M,); W2: (D, M); b2: (D,), the weights of two nn.Linear
+    layers D -> M -> D. Returns (y (N, D), cache).
     """
-    a = x @ W1 + b1
-    h = np.maximum(a, 0)
-    z = x + h @ W2 + b2
-    y = np.maximum(z, 0)
+    a = x @ W1.T + b1
+    h = relu(a)
+    z = x + h @ W2.T + b2
+    y = relu(z)
     return y, (x, W1, W2, a, h, z)
 
 
@@ -320,8 +321,8 @@ def residual_fc_backward(dy, cache):
     """
     x, W1, W2, a, h, z = cache
     dz = dy * (z > 0)
-    dW2, db2 = h.T @ dz, dz.sum(axis=0)
-    da = (dz @ W2.T) * (a > 0)
-    dW1, db1 = x.T @ da, da.sum(axis=0)
-    dx = dz + da @ W1.T
+    dW2, db2 = dz.T @ h, dz.sum(axis=0)
+    da = (dz @ W2) * (a > 0)
+    dW1, db1 = da.T @ x, da.sum(axis=0)
+    dx = dz + da @ W1
     return dx, dW1, db1, dW2, db2

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnutils import resnet
+from nnutils import functions, resnet
 from nnutils.gradcheck import numerical_gradient, rel_error
 
 
@@ -88,10 +88,16 @@ def test_bottleneck_and_resnext_params():
     assert n_params(resnet.Bottleneck(256, 64, 256, option="C")) == resnet_weights + bn + 256 * 256 + 512
 
 
-@pytest.mark.parametrize("c_in,c_out,k,g,bias", [(8, 16, 3, 1, False), (128, 128, 3, 32, False),
-                                                 (6, 9, 1, 3, True), (3, 5, 7, 1, True)])
-def test_conv_params_matches_torch(c_in, c_out, k, g, bias):
-    assert resnet.conv_params(c_in, c_out, k, g, bias) == n_params(nn.Conv2d(c_in, c_out, k, groups=g, bias=bias))
+@pytest.mark.parametrize("c_in,mid,c_out,groups",
+                         [(256, 64, 256, 1), (256, 128, 256, 32), (8, 6, 12, 3)])
+def test_shared_conv_params_counts_the_bottleneck_convs(c_in, mid, c_out, groups):
+    """The chapter counts by hand with functions.conv_params (one definition, nn.Conv2d's order)."""
+    assert not hasattr(resnet, "conv_params")
+    blk = resnet.Bottleneck(c_in, mid, c_out, groups=groups)
+    convs = sum(m.weight.numel() for m in (blk.conv1, blk.conv2, blk.conv3))
+    by_hand = (functions.conv_params(c_in, mid, 1) + functions.conv_params(mid, mid, 3, groups)
+               + functions.conv_params(mid, c_out, 1))
+    assert convs == by_hand
 
 
 # ---------------------------------------------------------------- shortcuts
@@ -301,20 +307,30 @@ def test_highway_gate_extremes():
 
 # ---------------------------------------------------------------- numpy residual block
 
+def _torch_residual_fc(x, W1, b1, W2, b2):
+    """The same unit from torch's linear layers: F.linear(x, W, b) = x @ W.T + b (house layout)."""
+    return F.relu(x + F.linear(F.relu(F.linear(x, W1, b1)), W2, b2))
+
+
 def test_residual_fc_forward_matches_torch():
     rng = np.random.default_rng(0)
-    x, W1, b1, W2, b2 = rng.normal(size=(6, 5)), rng.normal(size=(5, 3)), rng.normal(size=3), \
-        rng.normal(size=(3, 5)), rng.normal(size=5)
+    x, W1, b1, W2, b2 = rng.normal(size=(6, 5)), rng.normal(size=(3, 5)), rng.normal(size=3), \
+        rng.normal(size=(5, 3)), rng.normal(size=5)
     y, _ = resnet.residual_fc_forward(x, W1, b1, W2, b2)
-    t = [torch.tensor(a) for a in (x, W1, b1, W2, b2)]
-    want = F.relu(t[0] + F.relu(t[0] @ t[1] + t[2]) @ t[3] + t[4])
+    want = _torch_residual_fc(*(torch.tensor(a) for a in (x, W1, b1, W2, b2)))
     assert np.allclose(y, want.numpy())
+    # the weights are those of nn.Linear(5, 3) and nn.Linear(3, 5), copied unchanged
+    fc1, fc2 = nn.Linear(5, 3).double(), nn.Linear(3, 5).double()
+    xt = torch.tensor(x)
+    y, _ = resnet.residual_fc_forward(x, *(p.detach().numpy() for p in [fc1.weight, fc1.bias,
+                                                                         fc2.weight, fc2.bias]))
+    assert np.allclose(y, F.relu(xt + fc2(F.relu(fc1(xt)))).detach().numpy())
 
 
 def test_residual_fc_backward_numerically_and_against_autograd():
     rng = np.random.default_rng(1)
-    arrays = [rng.normal(size=(4, 6)), rng.normal(size=(6, 3)), rng.normal(size=3),
-              rng.normal(size=(3, 6)), rng.normal(size=6)]
+    arrays = [rng.normal(size=(4, 6)), rng.normal(size=(3, 6)), rng.normal(size=3),
+              rng.normal(size=(6, 3)), rng.normal(size=6)]
     dy = rng.normal(size=(4, 6))
     y, cache = resnet.residual_fc_forward(*arrays)
     grads = resnet.residual_fc_backward(dy, cache)
@@ -326,7 +342,7 @@ def test_residual_fc_backward_numerically_and_against_autograd():
         assert rel_error(g, numerical_gradient(f, a)) < 1e-7
 
     t = [torch.tensor(a, requires_grad=True) for a in arrays]
-    (F.relu(t[0] + F.relu(t[0] @ t[1] + t[2]) @ t[3] + t[4]) * torch.tensor(dy)).sum().backward()
+    (_torch_residual_fc(*t) * torch.tensor(dy)).sum().backward()
     for g, ti in zip(grads, t):
         assert np.allclose(g, ti.grad.numpy())
 
@@ -335,7 +351,8 @@ def test_residual_fc_dx_contains_the_shortcut():
     """With the branch's output weights at zero, the block is relu(x + b2) and dx = dy * (z > 0)."""
     rng = np.random.default_rng(2)
     x = rng.normal(size=(5, 4))
-    y, cache = resnet.residual_fc_forward(x, rng.normal(size=(4, 3)), np.zeros(3), np.zeros((3, 4)), np.zeros(4))
+    W1, b1, W2, b2 = rng.normal(size=(3, 4)), np.zeros(3), np.zeros((4, 3)), np.zeros(4)
+    y, cache = resnet.residual_fc_forward(x, W1, b1, W2, b2)
     assert np.allclose(y, np.maximum(x, 0))
     dy = rng.normal(size=(5, 4))
     assert np.allclose(resnet.residual_fc_backward(dy, cache)[0], dy * (x > 0))
