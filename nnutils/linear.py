@@ -22,7 +22,7 @@ def linear_scores(X, W, b):
 
 
 def bias_trick(X, W, b):
-    """Fold the bias into the weights: append a constant 1 to x and b as a last column of W.
+    """Fold the bias into the weights: a constant 1 after x, b as a last column of W.
 
     X: (N, D) or (D,); W: (C, D); b: (C,).
     Returns X1: (N, D+1) or (D+1,), W1: (C, D+1) with X1 @ W1.T == X @ W.T + b.
@@ -42,7 +42,7 @@ def network_forward(X, params, hidden=fn.sigmoid, output=identity):
 
     X: (N, n0) or (n0,) inputs.
     params: flat list [W1, b1, ..., WL, bL], W_l: (n_l, n_{l-1}) and b_l: (n_l,).
-    hidden: activation after every layer but the last; output: activation after the last.
+    hidden: activation after every layer but the last; output: the one after the last.
     Returns (A_L, cache) with A_L: (N, n_L) and cache the list of (Z, A) per layer,
     Z = A_prev @ W.T + b the pre-activation and A = f(Z) the activation.
     """
@@ -60,7 +60,7 @@ def network_forward(X, params, hidden=fn.sigmoid, output=identity):
 
 
 def fit_least_squares(X, y, n_classes, reg=1e-3):
-    """Fit W, b so that X @ W.T + b regresses one-hot targets (ridge regression, closed form).
+    """Fit W, b so that X @ W.T + b regresses one-hot targets (ridge, closed form).
 
     The simplest way to *train* a linear classifier: no loss chapter needed yet.
     X: (N, D); y: (N,) integer labels; reg: L2 penalty on W (not on b).

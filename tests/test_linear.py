@@ -128,3 +128,20 @@ def test_fit_least_squares_refuses_labels_outside_the_classes():
 def test_accuracy():
     S = np.array([[0.1, 0.9], [2.0, 1.0], [0.0, 3.0]])
     assert linear.accuracy(S, np.array([1, 0, 0])) == pytest.approx(2 / 3)
+
+
+def test_fit_least_squares_centred_form_and_large_reg_limit():
+    """Chapter 1's account of the templates: W.T = (Xc.T Xc + reg I)^-1 Xc.T T with Xc
+    centred, and for large reg each row tends to n_c (class mean - mean) / reg."""
+    rng = np.random.default_rng(4)
+    N, D, C = 60, 6, 3
+    X, y = rng.normal(size=(N, D)) + 2.0, rng.integers(0, C, N)
+    Xc, T = X - X.mean(axis=0), np.eye(C)[y]
+    for reg in [0.1, 10.0]:
+        W, b = linear.fit_least_squares(X, y, C, reg=reg)
+        assert np.allclose(W.T, np.linalg.solve(Xc.T @ Xc + reg * np.eye(D), Xc.T @ T))
+    reg = 1e7
+    W, _ = linear.fit_least_squares(X, y, C, reg=reg)
+    limit = np.stack([(y == c).sum() * (X[y == c].mean(axis=0) - X.mean(axis=0)) / reg
+                      for c in range(C)])
+    assert np.allclose(W, limit, rtol=1e-4, atol=0)

@@ -122,3 +122,55 @@ def test_svm_loss_refuses_labels_outside_the_classes(bad, error):
         losses.linear_svm_loss_and_grads([np.ones((3, 2)), np.zeros(3)], np.ones((3, 2)), y)
     with pytest.raises(error, match="labels"):
         losses.svm_loss_one(NOTES_S[0], y[2])
+
+
+def _two_cloud_features(seed=0, n_per_class=15, degree=4):
+    X, y = data.blobs(n_per_class=n_per_class, centers=((-1, -1), (1, 1)), std=1.2,
+                      seed=seed)
+    F_ = losses.polynomial_features(X, degree)
+    return (F_ - F_.mean(axis=0)) / F_.std(axis=0), y
+
+
+@pytest.mark.parametrize("reg", [1e-3, 1e-1, 3.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_svm_two_class_minimises_the_chapter_loss(reg, seed):
+    """libsvm's solution, mapped back, is the minimum of the chapter's own loss: the duality
+    gap is tiny and no perturbation of W, b does better."""
+    X, y = _two_cloud_features(seed)
+    W, b, gap = losses.fit_svm_two_class(X, y, reg)
+    assert W.shape == (2, X.shape[1]) and b.shape == (2,)
+    assert np.allclose(W[0], -W[1]) and b[0] == -b[1] and 0 <= gap < 1e-6
+    f = lambda W_, b_: losses.linear_svm_loss_and_grads([W_, b_], X, y, reg=reg)[0]  # noqa: E731
+    best = f(W, b)
+    rng = np.random.default_rng(seed)
+    for scale in [1e-3, 1e-1]:
+        for _ in range(20):
+            dW, db = scale * rng.normal(size=W.shape), scale * rng.normal(size=b.shape)
+            assert f(W + dW, b + db) >= best - 1e-9
+
+
+def test_fit_svm_two_class_is_the_minimum_of_the_chapter_loss():
+    X, y = _two_cloud_features(2, n_per_class=20, degree=3)
+    reg = 0.05
+    W, b, gap = losses.fit_svm_two_class(X, y, reg)
+    f = lambda W_, b_: losses.linear_svm_loss_and_grads([W_, b_], X, y, reg=reg)[0]
+    best = f(W, b)
+    rng = np.random.default_rng(0)
+    for scale in [1e-4, 1e-2, 1.0]:         # no nearby or distant W, b does better
+        for _ in range(50):
+            dW, db = scale * rng.normal(size=W.shape), scale * rng.normal(size=b.shape)
+            assert f(W + dW, b + db) >= best - 1e-12
+    params = [np.zeros_like(W), np.zeros_like(b)]   # nor does long gradient descent
+    loop.fit(partial(losses.linear_svm_loss_and_grads, reg=reg), params, X, y,
+             config={"lr": 0.05}, epochs=3000, batch_size=len(X), progress=False)
+    assert best <= f(*params) < best + 1e-2
+
+
+def test_fit_svm_two_class_refuses_bad_input():
+    X, y = _two_cloud_features()
+    with pytest.raises(ValueError, match="reg"):
+        losses.fit_svm_two_class(X, y, 0.0)
+    with pytest.raises(ValueError, match="labels"):
+        losses.fit_svm_two_class(X, np.where(y == 0, -1, 1), 0.1)   # -1/+1 labels
+    with pytest.raises(ValueError, match="both classes"):
+        losses.fit_svm_two_class(X, np.zeros(len(X), dtype=int), 0.1)
