@@ -1,7 +1,9 @@
 """Data sets that need no network (shared).
 
 Real data: scikit-learn's bundled handwritten digits (1797 images of 8x8 pixels, 10 classes;
-UCI ML repository, shipped inside scikit-learn). Toy data: generated from a seed.
+UCI ML repository, shipped inside scikit-learn), centred (load_digits) or each
+moved to a random place on a larger blank canvas (translated_digits). Toy data:
+generated from a seed.
 """
 import numpy as np
 
@@ -69,3 +71,36 @@ def xor(n=200, noise=0.1, seed=0):
     X = corners + noise * rng.standard_normal((n, 2))
     y = corners[:, 0] ^ corners[:, 1]
     return X, y
+
+
+def translated_digits(canvas=16, seed=0, fractions=(0.6, 0.2, 0.2), scale=True):
+    """The 8x8 digits, each pasted at a random place on a blank canvas x canvas image.
+
+    Every one of the 1797 digits keeps its pixels unchanged; its top-left corner lands
+    at a row and a column drawn uniformly from 0..canvas-8, and the rest of the canvas
+    is 0. The split is load_digits's with the same ``seed`` and ``fractions``: the same
+    digits in the same order with the same labels, only moved. The positions come from
+    a generator seeded with ``(seed, 1)``: reproducible, and independent of the shuffle.
+
+    canvas: int >= 8, the height and width of the images (8 leaves the digits unmoved).
+    Returns ((X_train, y_train), (X_val, y_val), (X_test, y_test)) with X of shape
+    (N, 1, canvas, canvas) (NCHW, one channel), pixel values 0..1 when ``scale`` is
+    true (else 0..16), and y of shape (N,) in 0..9.
+    """
+    if isinstance(canvas, bool) or not isinstance(canvas, (int, np.integer)):
+        raise TypeError(f"canvas must be an int, got {type(canvas).__name__}")
+    if canvas < 8:
+        raise ValueError(f"canvas must be at least 8 (digits are 8x8), got {canvas}")
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    digits = d.data.reshape(-1, 8, 8).astype(np.float64)
+    if scale:
+        digits = digits / 16.0
+    n = len(digits)
+    rng = np.random.default_rng((seed, 1))
+    rows, cols = rng.integers(0, canvas - 8 + 1, size=(2, n))
+    X = np.zeros((n, 1, canvas, canvas))
+    for i in range(n):
+        X[i, 0, rows[i]:rows[i] + 8, cols[i]:cols[i] + 8] = digits[i]
+    return train_val_test_split(X, d.target.astype(np.int64), fractions, seed)

@@ -59,6 +59,7 @@ def fit(loss_and_grads, params, X, y, update=sgd_update, config=None, epochs=10,
             history["loss"].append(float(loss))
         metrics = evaluate(params) if evaluate else {}
         history["epoch"].append(metrics)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
-                        **{k: f"{v:.3f}" for k, v in metrics.items()})
+        if progress:
+            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
+                            **{k: f"{v:.3f}" for k, v in metrics.items()})
     return history

@@ -56,3 +56,77 @@ def test_toy_sets():
     corner = np.round(X).astype(int)
     assert np.array_equal(y, corner[:, 0] ^ corner[:, 1])
     assert np.array_equal(data.xor(seed=5)[0], data.xor(seed=5)[0])
+
+
+# ---- translated digits -----------------------------------------------------------
+
+def placements(images, digits):
+    """Where each image is its digit on a blank canvas, found by brute force over every
+    offset (independent of how translated_digits places them).
+
+    images: (N, 1, S, S); digits: (N, 64). Returns a boolean (N, S-7, S-7) array, True
+    at the offsets (row, col) of the top-left corner where the image is exactly the
+    digit there and 0 everywhere else.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    X = images[:, 0]
+    windows = sliding_window_view(X, (8, 8), axis=(1, 2))       # (N, S-7, S-7, 8, 8)
+    inside = (windows == digits.reshape(-1, 1, 1, 8, 8)).all(axis=(3, 4))
+    # the pixels are >= 0, so "0 outside the window" is "the window holds the whole
+    # sum" (exact in float64: every pixel is a multiple of 1/16)
+    blank_outside = windows.sum(axis=(3, 4)) == X.sum(axis=(1, 2))[:, None, None]
+    return inside & blank_outside
+
+
+@pytest.mark.parametrize("canvas", [16, 20])
+def test_translated_digits_are_the_digits_moved(canvas):
+    parts = data.translated_digits(canvas=canvas, seed=2)
+    plain = data.load_digits(seed=2)
+    assert [len(y) for _, y in parts] == [1078, 359, 360]
+    n_offsets = (canvas - 7) ** 2
+    counts = np.zeros(n_offsets, int)
+    for (X, y), (X8, y8) in zip(parts, plain):
+        assert X.shape == (len(y), 1, canvas, canvas) and X.dtype == np.float64
+        assert y.shape == (len(y),) and y.dtype == np.int64
+        assert np.array_equal(y, y8), "the labels and the split are load_digits's"
+        fits = placements(X, X8).reshape(len(X), n_offsets)
+        # a digit that is not blank equals no translate of itself: one offset fits
+        assert np.array_equal(fits.sum(axis=1), np.ones(len(X))), "its own digit, moved"
+        where = fits.argmax(axis=1)
+        rows, cols = np.divmod(where, canvas - 7)
+        for r in (rows, cols):                      # every split gets the same spread
+            assert r.min() == 0 and r.max() == canvas - 8
+            assert abs(r.mean() - (canvas - 8) / 2) < 0.5
+        counts += np.bincount(where, minlength=n_offsets)
+    assert (counts > 0).mean() > 0.95, "the offsets vary over the whole canvas"
+    assert counts.max() < 3 * 1797 / n_offsets, "no offset is favoured"
+
+
+def test_translated_digits_seeded_and_scaled():
+    a, b = data.translated_digits(seed=5), data.translated_digits(seed=5)
+    for (Xa, ya), (Xb, yb) in zip(a, b):
+        assert np.array_equal(Xa, Xb) and np.array_equal(ya, yb), "reproducible"
+    c = data.translated_digits(seed=6)
+    assert not np.array_equal(a[0][1], c[0][1]), "another seed, another split"
+    (X, _), (Xv, _), (Xs, _) = data.translated_digits(seed=5, fractions=(1, 0, 0))
+    assert X.shape == (1797, 1, 16, 16) and len(Xv) == len(Xs) == 0
+    (X, _), _, _ = data.translated_digits(seed=0)
+    assert X.min() == 0.0 and X.max() == 1.0
+    raw = data.translated_digits(seed=0, scale=False)[0][0]
+    assert raw.max() == 16.0 and np.array_equal(raw / 16, X)
+
+
+def test_translated_digits_canvas_8_is_load_digits():
+    plain = data.load_digits(seed=3)
+    for (X, y), (X8, y8) in zip(data.translated_digits(canvas=8, seed=3), plain):
+        assert X.shape == (len(X), 1, 8, 8)
+        assert np.array_equal(X.reshape(len(X), 64), X8) and np.array_equal(y, y8)
+
+
+@pytest.mark.parametrize("canvas, error", [
+    (7, ValueError), (0, ValueError), (-16, ValueError),
+    (16.0, TypeError), ("16", TypeError), (True, TypeError)])
+def test_translated_digits_refuses_bad_canvas(canvas, error):
+    with pytest.raises(error, match="canvas"):
+        data.translated_digits(canvas=canvas)

@@ -372,3 +372,294 @@ def test_mlp_with_dropout_through_loop_fit_is_reproducible():
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other_masks))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other_order))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalisation against torch.nn.BatchNorm1d / BatchNorm2d with copied state
+# ---------------------------------------------------------------------------------------------
+def _torch_bn(cls, gamma, beta, running, momentum, eps):
+    bn = cls(len(gamma), eps=eps, momentum=momentum).double()
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(gamma))
+        bn.bias.copy_(torch.tensor(beta))
+        bn.running_mean.copy_(torch.tensor(running[0]))
+        bn.running_var.copy_(torch.tensor(running[1]))
+    return bn
+
+
+def _torch_bn_step(bn, x, dout):
+    """out, dx, dgamma, dbeta of torch's layer in its current mode, grads from autograd."""
+    bn.zero_grad()
+    tx = torch.tensor(x, requires_grad=True)
+    out = bn(tx)
+    out.backward(torch.tensor(dout))
+    return out.detach().numpy(), tx.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy()
+
+
+BN_CASES = [  # (forward, backward, torch class, input shape, momentum, eps)
+    (tr.batchnorm_forward, tr.batchnorm_backward, torch.nn.BatchNorm1d, (8, 5), 0.1, 1e-5),
+    (tr.batchnorm_forward, tr.batchnorm_backward, torch.nn.BatchNorm1d, (3, 4), 0.3, 1e-3),
+    (tr.spatial_batchnorm_forward, tr.spatial_batchnorm_backward, torch.nn.BatchNorm2d,
+     (3, 4, 5, 2), 0.1, 1e-5),
+    (tr.spatial_batchnorm_forward, tr.spatial_batchnorm_backward, torch.nn.BatchNorm2d,
+     (2, 3, 1, 4), 0.25, 1e-2),
+]
+
+
+@pytest.mark.parametrize("forward,backward,cls,shape,momentum,eps", BN_CASES)
+def test_batchnorm_vs_torch_train_steps_then_eval(forward, backward, cls, shape, momentum,
+                                                   eps):
+    """Several training steps (outputs, running statistics, gradients), then eval mode."""
+    rng = np.random.default_rng(20)
+    C = shape[1]
+    gamma, beta = rng.normal(size=C), rng.normal(size=C)
+    running = (rng.normal(size=C), rng.uniform(0.5, 2.0, size=C))      # not torch's start
+    bn = _torch_bn(cls, gamma, beta, running, momentum, eps)
+    scale = rng.uniform(0.1, 5.0, size=C).reshape((1, C) + (1,) * (len(shape) - 2))
+    for step in range(5):
+        x = 3.0 + scale * rng.normal(size=shape) + step        # the statistics move
+        dout = rng.normal(size=shape)
+        out, cache, running = forward(x, gamma, beta, running, True, momentum, eps)
+        dx, dgamma, dbeta = backward(dout, cache)
+        ref = _torch_bn_step(bn.train(), x, dout)
+        for ours, theirs in zip([out, dx, dgamma, dbeta], ref):
+            assert ours.shape == theirs.shape
+            assert rel_error(ours, theirs) < 1e-10
+        assert rel_error(running[0], bn.running_mean.numpy()) < 1e-12
+        assert rel_error(running[1], bn.running_var.numpy()) < 1e-12
+    x, dout = rng.normal(size=shape), rng.normal(size=shape)
+    out, cache, after = forward(x, gamma, beta, running, False, momentum, eps)
+    assert after[0] is running[0] and after[1] is running[1]   # inference changes nothing
+    ref = _torch_bn_step(bn.eval(), x, dout)
+    for ours, theirs in zip([out, *backward(dout, cache)], ref):
+        assert rel_error(ours, theirs) < 1e-10
+
+
+def test_batchnorm_starts_like_torch_and_uses_unbiased_running_variance():
+    gamma, beta, (mean, var) = tr.batchnorm_init(3)
+    bn = torch.nn.BatchNorm1d(3)
+    for ours, theirs in [(gamma, bn.weight), (beta, bn.bias), (mean, bn.running_mean),
+                         (var, bn.running_var)]:
+        assert np.array_equal(ours, theirs.detach().numpy())
+    x = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 6.0]])
+    out, _, (mean, var) = tr.batchnorm_forward(x, gamma, beta, (mean, var))
+    assert np.allclose(out, [[-1, 0, -1], [1, 0, 1]], atol=1e-5)   # biased var normalises
+    assert np.allclose(mean, 0.1 * x.mean(axis=0))
+    assert np.allclose(var, 0.9 + 0.1 * x.var(axis=0, ddof=1))     # unbiased var is tracked
+
+
+@pytest.mark.parametrize("forward,backward,cls,shape,momentum,eps", BN_CASES)
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_backward_vs_numerical(forward, backward, cls, shape, momentum, eps, train):
+    rng = np.random.default_rng(21)
+    C = shape[1]
+    x, dout = rng.normal(size=shape), rng.normal(size=shape)
+    gamma, beta = rng.normal(size=C), rng.normal(size=C)
+    running = (rng.normal(size=C), rng.uniform(0.5, 2.0, size=C))
+    def f():
+        return float(np.sum(forward(x, gamma, beta, running, train, momentum, eps)[0] * dout))
+    grads = backward(dout, forward(x, gamma, beta, running, train, momentum, eps)[1])
+    for g, p in zip(grads, [x, gamma, beta]):
+        assert rel_error(g, numerical_gradient(f, p)) < 1e-7
+
+
+def test_batchnorm_training_gradient_is_blind_to_shift_and_scale_of_the_batch():
+    """The output does not change if a feature of the batch is shifted or scaled (exactly
+    so as eps -> 0), so dx sums to 0 over the batch and is orthogonal to x_hat."""
+    rng = np.random.default_rng(22)
+    x, dout = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    gamma, beta, running = tr.batchnorm_init(4)
+    out, cache, _ = tr.batchnorm_forward(x, gamma, beta, running, eps=1e-12)
+    dx, _, _ = tr.batchnorm_backward(dout, cache)
+    x_hat = cache[0]
+    assert np.allclose(dx.sum(axis=0), 0) and np.allclose((dx * x_hat).sum(axis=0), 0)
+    out2, _, _ = tr.batchnorm_forward(2.0 * x + 7.0, gamma, beta, running, eps=1e-12)
+    assert np.allclose(out, out2)
+
+
+def test_batchnorm_is_pure():
+    rng = np.random.default_rng(23)
+    x, gamma, beta = rng.normal(size=(6, 3)), rng.normal(size=3), rng.normal(size=3)
+    running = (rng.normal(size=3), rng.uniform(1, 2, size=3))
+    copies = [a.copy() for a in (x, gamma, beta, *running)]
+    for train in [True, False]:
+        out, cache, new = tr.batchnorm_forward(x, gamma, beta, running, train)
+        tr.batchnorm_backward(np.ones_like(out), cache)
+        tr.spatial_batchnorm_forward(x.reshape(2, 3, 3, 1), gamma, beta, running, train)
+    for a, b in zip((x, gamma, beta, *running), copies):
+        assert np.array_equal(a, b)
+
+
+def test_batchnorm_bad_input_is_a_clear_error():
+    g, b, running = tr.batchnorm_init(3)
+    x = np.ones((4, 3))
+    bad = [  # (call, exception, message)
+        (lambda: tr.batchnorm_forward(np.ones(3), g, b, running), ValueError, r"\(N, D\)"),
+        (lambda: tr.batchnorm_forward(np.ones((2, 3, 4, 4)), g, b, running), ValueError,
+         "spatial_batchnorm_forward"),
+        (lambda: tr.batchnorm_forward(x, np.ones(4), b, running), ValueError, "gamma"),
+        (lambda: tr.batchnorm_forward(x, g, np.ones((1, 3)), running), ValueError, "beta"),
+        (lambda: tr.batchnorm_forward(x, g, b, {"mean": 0}), TypeError, "pair"),
+        (lambda: tr.batchnorm_forward(x, g, b, running[0]), TypeError, "pair"),
+        (lambda: tr.batchnorm_forward(x, g, b, (np.zeros(3), np.ones(2))), ValueError,
+         "running_var"),
+        (lambda: tr.batchnorm_forward(x, g, b, running, momentum=1.5), ValueError, "momentum"),
+        (lambda: tr.batchnorm_forward(x, g, b, running, eps=0.0), ValueError, "eps"),
+        (lambda: tr.batchnorm_forward(x[:1], g, b, running), ValueError, "more than 1"),
+        (lambda: tr.batchnorm_backward(np.ones((4, 2)),
+                                       tr.batchnorm_forward(x, g, b, running)[1]),
+         ValueError, "dout"),
+        (lambda: tr.spatial_batchnorm_forward(x, g, b, running), ValueError, r"\(N, C, H, W\)"),
+        (lambda: tr.spatial_batchnorm_forward(np.ones((2, 4, 3, 3)), g, b, running),
+         ValueError, "gamma.*channel"),
+        (lambda: tr.spatial_batchnorm_forward(np.ones((1, 3, 1, 1)), g, b, running),
+         ValueError, "more than 1"),
+    ]
+    for call, exc, message in bad:
+        with pytest.raises(exc, match=message):
+            call()
+
+
+def test_batchnorm_single_example_like_torch():
+    """Training on one value per feature raises in torch too; inference and a single image
+    with several pixels per channel are fine in both."""
+    g, b, running = tr.batchnorm_init(3)
+    with pytest.raises(ValueError):
+        torch.nn.BatchNorm1d(3)(torch.ones(1, 3))
+    with pytest.raises(ValueError):
+        torch.nn.BatchNorm2d(3)(torch.ones(1, 3, 1, 1))
+    x = np.random.default_rng(24).normal(size=(1, 3, 2, 2))
+    bn = _torch_bn(torch.nn.BatchNorm2d, g, b, running, 0.1, 1e-5)
+    out, _, running2 = tr.spatial_batchnorm_forward(x, g, b, running)
+    assert rel_error(out, bn(torch.tensor(x)).detach().numpy()) < 1e-10
+    assert rel_error(running2[1], bn.running_var.numpy()) < 1e-12
+    out, _, _ = tr.batchnorm_forward(x[:, :, 0, 0], g, b, running, train=False)
+    bn1 = _torch_bn(torch.nn.BatchNorm1d, g, b, running, 0.1, 1e-5).eval()
+    assert rel_error(out, bn1(torch.tensor(x[:, :, 0, 0])).detach().numpy()) < 1e-12
+
+
+# ---------------------------------------------------------------------------------------------
+# The network with batch norm: against nn.Sequential(Linear(bias=False), BatchNorm1d, act, ...)
+# ---------------------------------------------------------------------------------------------
+def _torch_bn_mlp(params, running, activation, sizes):
+    layers = []
+    for l in range(len(sizes) - 2):
+        lin = torch.nn.Linear(sizes[l], sizes[l + 1], bias=False).double()
+        bn = _torch_bn(torch.nn.BatchNorm1d, params[3 * l + 1], params[3 * l + 2], running[l],
+                       0.1, 1e-5)
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(params[3 * l]))
+        layers += [lin, bn, TORCH_ACT[activation]]
+    last = torch.nn.Linear(sizes[-2], sizes[-1]).double()
+    with torch.no_grad():
+        last.weight.copy_(torch.tensor(params[-2]))
+        last.bias.copy_(torch.tensor(params[-1]))
+    mods = [m for m in layers if isinstance(m, torch.nn.Module)] + [last]
+
+    def forward(x):
+        for m in layers + [last]:
+            x = m(x)
+        return x
+    torch_params = [p for m in mods for p in m.parameters()]
+    return forward, torch.nn.ModuleList(mods), torch_params
+
+
+def test_bn_mlp_init_shares_mlp_init_weights():
+    sizes = [5, 7, 6, 3]
+    params, running = tr.bn_mlp_init(sizes, "xavier", seed=3)
+    plain = tr.mlp_init(sizes, "xavier", seed=3)
+    assert [p.shape for p in params] == [(7, 5), (7,), (7,), (6, 7), (6,), (6,), (3, 6), (3,)]
+    for W, V in zip(params[0::3], plain[0::2]):
+        assert np.array_equal(W, V)
+    assert len(running) == 2 and all(np.array_equal(v, np.ones(n)) for (_, v), n in
+                                     zip(running, [7, 6]))
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_bn_mlp_loss_and_grads_vs_torch_train_and_eval(activation):
+    sizes = [6, 8, 7, 4]
+    params, running = tr.bn_mlp_init(sizes, "xavier", seed=5)
+    rng = np.random.default_rng(6)
+    params = [p + 0.1 * rng.normal(size=p.shape) for p in params]   # gamma != 1, beta != 0
+    X, y = rng.normal(size=(9, 6)), rng.integers(0, 4, size=9)
+    forward, mods, torch_params = _torch_bn_mlp(params, running, activation, sizes)
+    loss, grads, new_running = tr.bn_mlp_loss_and_grads(params, X, y, running, activation)
+    ref = F.cross_entropy(forward(torch.tensor(X)), torch.tensor(y))
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    assert len(grads) == len(params) == len(torch_params)
+    for g, p, tp in zip(grads, params, torch_params):
+        assert g.shape == p.shape and rel_error(g, tp.grad.numpy()) < 1e-9
+    bns = [m for m in mods if isinstance(m, torch.nn.BatchNorm1d)]
+    for (mean, var), bn in zip(new_running, bns):
+        assert rel_error(mean, bn.running_mean.numpy()) < 1e-12
+        assert rel_error(var, bn.running_var.numpy()) < 1e-12
+    mods.eval()
+    X_test = rng.normal(size=(5, 6))
+    scores, _, same = tr.bn_mlp_forward(X_test, params, new_running, activation)
+    assert same == new_running
+    assert rel_error(scores, forward(torch.tensor(X_test)).detach().numpy()) < 1e-10
+    assert np.array_equal(tr.bn_mlp_predict(params, X_test, new_running, activation),
+                          scores.argmax(axis=1))
+
+
+def test_bn_mlp_grads_vs_numerical():
+    sizes = [3, 5, 4, 3]
+    params, running = tr.bn_mlp_init(sizes, "he", seed=7)
+    rng = np.random.default_rng(8)
+    params = [p + 0.1 * rng.normal(size=p.shape) for p in params]
+    X, y = rng.normal(size=(6, 3)), rng.integers(0, 3, size=6)
+    f = lambda: tr.bn_mlp_loss_and_grads(params, X, y, running, "tanh")[0]  # noqa: E731
+    _, grads, _ = tr.bn_mlp_loss_and_grads(params, X, y, running, "tanh")
+    for p, g in zip(params, grads):
+        assert rel_error(g, numerical_gradient(f, p)) < 1e-7
+
+
+def test_bn_mlp_through_loop_fit_matches_torch_sgd():
+    """loop.fit with the running statistics kept in the closure, against torch: the same
+    parameters and running statistics after 6 steps, the same predictions in eval mode."""
+    sizes = [4, 6, 5, 3]
+    params, running = tr.bn_mlp_init(sizes, "he", seed=9)
+    rng = np.random.default_rng(10)
+    X, y = rng.normal(size=(12, 4)), rng.integers(0, 3, size=12)
+    forward, mods, torch_params = _torch_bn_mlp(params, running, "relu", sizes)
+    opt = torch.optim.SGD(torch_params, lr=0.1)
+    order = np.random.default_rng(0)              # fit's shuffling, replayed for torch
+    for _ in range(3):
+        perm = order.permutation(len(X))
+        for start in range(0, len(X), 6):
+            idx = perm[start:start + 6]
+            opt.zero_grad()
+            F.cross_entropy(forward(torch.tensor(X[idx])), torch.tensor(y[idx])).backward()
+            opt.step()
+
+    def lg(P, Xb, yb):
+        loss, grads, running[:] = tr.bn_mlp_loss_and_grads(P, Xb, yb, running, "relu")
+        return loss, grads
+    hist = loop.fit(lg, params, X, y, loop.sgd_update, {"lr": 0.1}, epochs=3, batch_size=6,
+                    seed=0, progress=False)
+    assert len(hist["loss"]) == 6
+    for p, tp in zip(params, torch_params):
+        assert rel_error(p, tp.detach().numpy()) < 1e-9
+    bns = [m for m in mods if isinstance(m, torch.nn.BatchNorm1d)]
+    for (mean, var), bn in zip(running, bns):
+        assert rel_error(mean, bn.running_mean.numpy()) < 1e-10
+        assert rel_error(var, bn.running_var.numpy()) < 1e-10
+    mods.eval()
+    scores = forward(torch.tensor(X)).detach().numpy()
+    assert rel_error(tr.bn_mlp_forward(X, params, running, "relu")[0], scores) < 1e-9
+
+
+def test_bn_mlp_bad_input_is_a_clear_error():
+    params, running = tr.bn_mlp_init([3, 4, 2], seed=0)
+    X = np.ones((5, 3))
+    with pytest.raises(ValueError, match="params"):
+        tr.bn_mlp_forward(X, params[:-1], running)
+    with pytest.raises(ValueError, match="params"):           # plain MLP params, no pairs
+        tr.bn_mlp_forward(X, tr.mlp_init([3, 4, 2]), running)
+    with pytest.raises(TypeError, match="list of pairs"):
+        tr.bn_mlp_forward(X, params, None)
+    with pytest.raises(ValueError, match="unknown activation"):
+        tr.bn_mlp_loss_and_grads(params, X, np.zeros(5, dtype=int), running, "Relu")
+    with pytest.raises(ValueError, match="more than 1"):       # a batch of one, training
+        tr.bn_mlp_loss_and_grads(params, X[:1], np.zeros(1, dtype=int), running)
