@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PY     := .venv/bin/python
 STAMP  := .venv/.installed
 
-.PHONY: book test release autograde grade feedback export clean-book
+.PHONY: book pdf test release autograde grade feedback export clean-book
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -17,9 +17,18 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	.venv/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 
+# The whole book as one PDF, _build/pdf/book.pdf: a single-page build (chapters come from the
+# execution cache that `make book` fills) printed by headless Chromium (tools/build_pdf.py).
+pdf: $(STAMP)
+	bash tools/install_sysdeps.sh
+	.venv/bin/python tools/build_pdf.py
+
+# Two pytest-xdist workers (tests/conftest.py groups the tests so module fixtures run once);
+# WORKERS=0 runs in one process.
+WORKERS ?= 2
 test: $(STAMP)
 	bash tools/install_sysdeps.sh
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -n $(WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 # Instructor steps (nbgrader, configured by nbgrader_config.py). A=assignment name, e.g. A=ch01_linear.
 release: $(STAMP)

@@ -14,8 +14,24 @@ import os
 import subprocess
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Work units for `pytest -n 2 --dist loadgroup` (the Makefile's test target).
+
+    Each test module is one group, so its module-scoped fixtures (a graded corpus, a running
+    JupyterLab) are built once, on one worker; the two files that grade every assignment are
+    split per assignment instead, since each assignment's course is graded independently.
+    """
+    for item in items:
+        module = Path(str(item.fspath)).stem
+        name = getattr(getattr(item, "callspec", None), "params", {}).get("name")
+        per_assignment = module in ("test_assignments", "test_coursegrade_assignments")
+        group = f"{module}-{name}" if per_assignment and name else module
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -24,15 +40,26 @@ def built_book():
 
     Every chapter notebook is executed (jupyter-cache reuses unchanged ones); a failing cell,
     broken reference or any warning fails the build. Returns the path of _build/html.
-    Set NNCOURSE_SKIP_BOOK_BUILD=1 to reuse an existing _build/html (the build is then not retested).
+    Set NNCOURSE_SKIP_BOOK_BUILD=1 to reuse an existing _build/html (the build is then not retested),
+    and NNCOURSE_BOOK_DIR to build (or reuse) the book of another copy of the repository.
     """
-    html = ROOT / "_build" / "html"
-    if os.environ.get("NNCOURSE_SKIP_BOOK_BUILD") != "1":
-        bin_dir = Path(sys.executable).parent
-        proc = subprocess.run(
-            [str(bin_dir / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick", "--keep-going"],
-            cwd=ROOT, capture_output=True, text=True,
-            env=dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"))
-        assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    book_root = Path(os.environ.get("NNCOURSE_BOOK_DIR") or ROOT).resolve()
+    html = book_root / "_build" / "html"
+    html.parent.mkdir(exist_ok=True)
+    # Under pytest-xdist one worker builds and the others wait, then reuse that build.
+    done = html.parent / f".built-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}"
+    with FileLock(html.parent / ".build.lock"):
+        if os.environ.get("NNCOURSE_SKIP_BOOK_BUILD") != "1" and not done.exists():
+            for old in html.parent.glob(".built-*"):
+                old.unlink()
+            bin_dir = Path(sys.executable).parent
+            proc = subprocess.run(
+                [str(bin_dir / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick",
+                 "--keep-going"],
+                cwd=book_root, capture_output=True, text=True,
+                env=dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"))
+            assert proc.returncode == 0, (
+                f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+            done.touch()
     assert (html / "index.html").exists()
     return html

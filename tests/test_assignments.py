@@ -45,11 +45,15 @@ def hidden_lines(name):
     return region_lines(name, "HIDDEN TESTS", min_len=25)
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One course holding every assignment, graded once for the whole module."""
-    course = make_course(tmp_path_factory.mktemp("grading"), NAMES)
-    for name in NAMES:
+_GRADED = {}
+
+
+@pytest.fixture
+def graded(name, tmp_path_factory):
+    """One course per assignment, graded once for the module (so assignments can run on
+    different pytest-xdist workers: tests/conftest.py groups them by assignment)."""
+    if name not in _GRADED:
+        course = make_course(tmp_path_factory.mktemp(f"grading-{name}"), [name])
         nbgrader(course, "generate_assignment", name, "--force")
         sol = solution_sources(name)
         submit(course, name, "correct", sol)
@@ -60,7 +64,8 @@ def graded(tmp_path_factory):
         submit(course, name, "warns", {**sol, first: warned})
         nbgrader(course, "autograde", name, "--create")
         nbgrader(course, "generate_feedback", name)
-    return course, read_grades(course)
+        _GRADED[name] = course, read_grades(course)
+    return _GRADED[name]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -16,11 +16,15 @@ from coursegrade.batch import Options, autograde
 NAMES = assignments()
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("cg-assignments"), NAMES)
-    results = {}
-    for name in NAMES:
+_GRADED = {}
+
+
+@pytest.fixture
+def graded(name, tmp_path_factory):
+    """One course per assignment, graded once for the module (tests/conftest.py keeps an
+    assignment's tests on one pytest-xdist worker)."""
+    if name not in _GRADED:
+        course = make_course(tmp_path_factory.mktemp(f"cg-{name}"), [name])
         nbgrader(course, "generate_assignment", name, "--force")
         sol = solution_sources(name)
         first = next(iter(sol))
@@ -28,16 +32,15 @@ def graded(tmp_path_factory):
         for student, answers in [("correct", sol), ("blank", {}), ("wrong", {**sol, **wrong_answers(name)}),
                                  ("warns", {**sol, first: warned})]:
             submit(course, name, student, answers)
-        rows = autograde(course, name, Options(workers=2, cell_timeout=120, notebook_timeout=300, progress=False),
-                         log=lambda text: None)
-        results[name] = {r["student"]: r for r in rows}
-    return course, results
+        rows = autograde(course, name, Options(workers=2, cell_timeout=120, notebook_timeout=300,
+                                               progress=False), log=lambda text: None)
+        _GRADED[name] = course, {r["student"]: r for r in rows}
+    return _GRADED[name]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_right_blank_wrong(graded, name):
-    _, results = graded
-    r = results[name]
+    _, r = graded
     total = r["correct"]["max_score"]
     assert all(r[s]["status"] == "graded" for s in r), {s: r[s]["problems"] for s in r}
     assert total >= 3 and r["correct"]["score"] == total, r["correct"]["tests"]
@@ -49,8 +52,8 @@ def test_right_blank_wrong(graded, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_feedback_shows_no_hidden_test(graded, name):
-    course, results = graded
+    course, r = graded
     secret = hidden_lines(name)
-    for student in results[name]:
+    for student in r:
         text = html.unescape((course / "feedback" / student / name / f"{name}.html").read_text())
         assert not [line for line in secret if line in text], f"{name}/{student} shows hidden tests"

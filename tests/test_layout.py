@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from course import ROOT
 
-SHARED = {"functions", "loop", "gradcheck", "data", "plot"}
+SHARED = {"functions", "loop", "gradcheck", "data", "plot", "diagram"}
 PKG = ROOT / "nnutils"
 
 
