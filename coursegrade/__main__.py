@@ -1,4 +1,8 @@
-"""Command line: `python -m coursegrade autograde ASSIGNMENT` (see coursegrade/README.md)."""
+"""Command line: `python -m coursegrade autograde ASSIGNMENT` (see coursegrade/README.md).
+
+Also: `report ASSIGNMENT` (the class report page), `stats` (the term's student x
+assignment matrix), `similar ASSIGNMENT` (similar submissions).
+"""
 import argparse
 import os
 import sys
@@ -12,9 +16,21 @@ def size(text):
     return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1].upper() in units else int(text)
 
 
+def _more_commands():
+    from coursegrade import report, similarity
+    return {"report": report.main_report, "stats": report.main_stats,
+            "similar": similarity.main}
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("report", "stats", "similar"):
+        return _more_commands()[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(prog="python -m coursegrade", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("report", help="write grading/ASSIGNMENT/report.html (class report)")
+    sub.add_parser("stats", help="the term: student x assignment matrix")
+    sub.add_parser("similar", help="pairs of similar submissions, side by side")
     ag = sub.add_parser("autograde", help="grade every submission of an assignment")
     ag.add_argument("assignment")
     ag.add_argument("--course", default=".", help="course folder (holds nbgrader_config.py); default: here")
@@ -54,6 +70,13 @@ def main(argv=None):
         if cluster is not None:
             scheduler.close()
             cluster.close()
+    try:
+        from coursegrade.report import build
+        page = build(args.course, args.assignment, rows, args.out)
+        print(f"class report: {os.path.relpath(page)}")
+    except Exception as e:            # the grades are saved; only the page is missing
+        print(f"coursegrade: class report not written: {type(e).__name__}: {e}",
+              file=sys.stderr)
     return 1 if any(r["status"] == "failed" for r in rows) else 0
 
 
