@@ -8,6 +8,8 @@ command -v chromium >/dev/null || need+=(chromium)
 # a CJK font, so the browser tests' screenshots of the bilingual pages show 中文, not boxes
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || need+=(fonts-wqy-microhei)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+# setfacl: hub/setup.sh lets course accounts reach a Python installed under /root (tests/test_hub.py)
+command -v setfacl >/dev/null || need+=(acl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "install_sysdeps: not root; please install: ${need[*]} (tests needing them will skip with a reason)" >&2
