@@ -3,11 +3,20 @@
 The build itself (fixture `built_book`, same command as `make book`) is the test that every chapter
 notebook executes without error and that there is no broken reference or warning.
 """
+import os
 import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
 
+import nbformat
+import pytest
 import yaml
+from bs4 import BeautifulSoup
 
-from course import ROOT
+from course import ROOT, assignments
+from test_exercises_not_in_book import solution_regions, squash
 
 
 def toc_files():
@@ -58,3 +67,133 @@ def test_notes_cited_by_title_not_as_seeds():
     for title in ["《神经网络基础》", "《深度学习(鱼书)day03——神经网络(后两节)》", "《神经网络怎么看出哪个维度重要》",
                   "《神经网络学习笔记——神经网络基础(一)》", "《pytorch之深度神经网络概念全面整理》"]:
         assert title in intro, f"the intro's table of notes lacks {title}"
+
+
+
+def chapter_docs():
+    return [f for f in toc_files() if f.startswith("chapters/")]
+
+
+def notebook_lines(nb):
+    """Squashed lines of every cell's source and every text output of a notebook."""
+    out = set()
+    for cell in nb.cells:
+        texts = [cell.source]
+        for o in cell.get("outputs", []):
+            texts.append(o.get("text", ""))
+            texts += [str(v) for k, v in o.get("data", {}).items()
+                      if k.startswith("text/")]
+        for t in texts:
+            out.update(squash(line) for line in "".join(t).splitlines())
+    return out
+
+
+def test_chapters_offer_their_executed_notebook(built_book):
+    """Each chapter page links its notebook (.ipynb), which exists next to the page, is
+    valid nbformat, holds the executed outputs (figures included, no errors), shows the
+    code of each {literalinclude}, and prints no more of an exercise's solution than the
+    book may (test_exercises_not_in_book's rule, on the notebook's sources and
+    outputs)."""
+    regions = [(name, gid, lines) for name in assignments()
+               for gid, lines in solution_regions(name)]
+    assert regions, "no solution regions found to look for"
+    for doc in chapter_docs():
+        page = built_book / f"{doc}.html"
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        links = {a["href"] for a in soup.select("article a[href$='.ipynb']")}
+        assert links == {f"{Path(doc).name}.ipynb"}, f"{doc}: notebook links {links}"
+        header = soup.select(".article-header-buttons a[href$='.ipynb']")
+        assert header, f"{doc}: no notebook download button in the page header"
+        nb_path = page.parent / links.pop()
+        assert nb_path.is_file(), f"{doc}: the linked {nb_path.name} was not published"
+        nb = nbformat.read(nb_path, as_version=4)
+        nbformat.validate(nb)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        outputs = [o for c in code for o in c.outputs]
+        assert code and all(c.execution_count for c in code), f"{doc}: not executed"
+        figures = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert figures, f"{doc}: no figure"
+        errors = [o for o in outputs if o.output_type == "error"]
+        assert not errors, f"{doc}: an error output"
+        md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert "{literalinclude}" not in md, f"{doc}: literalinclude left unexpanded"
+        shown_in_nb = notebook_lines(nb)
+        for name, gid, lines in regions:
+            shown = [l for l in lines if l in shown_in_nb]
+            limit = 0 if len(lines) <= 2 else len(lines) / 3
+            assert len(shown) <= limit, (
+                f"{nb_path.name} prints {len(shown)}/{len(lines)} lines of {name}'s "
+                f"solution {gid}, e.g. {shown[:3]}")
+
+
+@pytest.fixture(scope="session")
+def built_pdf(built_book):
+    """The book as one PDF (tools/build_pdf.py, as `make pdf`), from the same build
+    folder as built_book, so no chapter is executed again. NNCOURSE_SKIP_BOOK_BUILD=1
+    reuses an existing _build/pdf/book.pdf."""
+    book_root = built_book.parent.parent
+    pdf = book_root / "_build" / "pdf" / "book.pdf"
+    if os.environ.get("NNCOURSE_SKIP_BOOK_BUILD") == "1" and pdf.is_file():
+        return pdf
+    from browser_fixtures import chromium_executable
+    if chromium_executable() is None:
+        pytest.skip("no Chromium to print the PDF with (tools/install_sysdeps.sh "
+                    "installs it)")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "build_pdf.py"),
+                           "--book-dir", str(book_root)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, (
+        f"make pdf failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return pdf
+
+
+def first_sentence(soup):
+    """The first words of a page's first plain paragraph (no math or code: the PDF's
+    text layer spells those differently), or None."""
+    for para in soup.select("article p"):
+        if (para.find(class_=["math", "pre", "docutils"])
+                or para.find_parent(class_="cell")):
+            continue
+        words = squash(para.get_text(" ")).split(" ")
+        if len(words) >= 8 and "nncourse-download" not in para.get("class", []):
+            return " ".join(words[:8])
+    return None                  # e.g. the glossary: one table
+
+
+def bare(text):
+    """Without whitespace, ligatures spelled out: line breaks in the PDF fall elsewhere
+    than in the HTML, and its text layer writes "fi" as one character."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def test_pdf_holds_every_chapter(built_pdf, built_book):
+    """Every page of the book is in the PDF, in order (its title and the first words of
+    its first paragraph), with Chinese text in an embedded CJK font, typeset math (no
+    TeX source left as text) and the figures."""
+    from pypdf import PdfReader
+    reader = PdfReader(built_pdf)
+    text = "\n".join(p.extract_text() or "" for p in reader.pages)
+    flat = bare(text)
+    at = []
+    for doc in toc_files():
+        soup = BeautifulSoup((built_book / f"{doc}.html").read_text(encoding="utf-8"),
+                             "html.parser")
+        title = squash(soup.select_one("article h1").get_text(" ").rstrip("#"))
+        start = flat.find(bare(title), at[-1] if at else 0)
+        assert start >= 0, f"{doc}: title {title!r} missing (after the page before)"
+        words = first_sentence(soup)
+        pos = flat.find(bare(words), start) if words else start
+        assert pos >= 0, f"{doc}: {words!r} not in the PDF after its title"
+        at.append(pos)
+    chinese = len(re.findall(r"[\u4e00-\u9fff]", text))
+    assert chinese > 500, f"only {chinese} Chinese characters in the PDF"
+    fonts, images = set(), 0
+    for p in reader.pages:
+        res = p.get("/Resources") or {}
+        fonts |= {str(f.get_object().get("/BaseFont"))
+                  for f in (res.get("/Font") or {}).values()}
+        images += sum(x.get_object().get("/Subtype") == "/Image"
+                      for x in (res.get("/XObject") or {}).values())
+    assert any("WenQuanYi" in f for f in fonts), f"no CJK font in the PDF: {fonts}"
+    assert not re.search(r"\\(frac|begin\{|mathbf|partial)", text), "raw TeX in the PDF"
+    assert images >= 2 * len(chapter_docs()), f"only {images} images in the PDF"

@@ -112,9 +112,14 @@ def test_loads_nothing_from_outside(built_book):
 
 
 def test_no_sources_folder(built_book):
-    """html_copy_source is false: no _sources/ copies of the pages (or of anything else)."""
+    """html_copy_source is false: no _sources/ copies of the pages (or of anything
+    else). The only notebooks published are the chapters' executed notebooks, next to
+    their pages."""
     assert not (Path(built_book) / "_sources").exists()
-    assert not list(Path(built_book).rglob("*.ipynb")), "no notebooks are published with the book"
+    notebooks = {f.relative_to(built_book).as_posix()
+                 for f in Path(built_book).rglob("*.ipynb")}
+    chapters = {f"{d}.ipynb" for d in DOCNAMES if d.startswith("chapters/")}
+    assert notebooks == chapters, f"published notebooks {sorted(notebooks)}"
 
 
 def region_lines(region, min_len):
@@ -423,3 +428,128 @@ def test_search_finds_a_chapter(watched_page, book_url):
     screenshot(page, "book_search")
     assert any(f"{last}.html" in (h or "") for h in hrefs), f"search for {term!r}: {hrefs}"
     assert not watch.problems(), watch.problems()
+
+
+# What scrolls sideways or is clipped at 1280 px (issue 14): display equations whose
+# MathJax output is wider than its box, and code blocks / cell outputs (<pre>) wider
+# than the column. Collapsed cells (toggle buttons, <details>) are opened first, so
+# their blocks are measured too.
+OVERFLOW_JS = """
+() => {
+  const article = document.querySelector('article.bd-article')
+                  || document.querySelector('article');
+  if (!article) return {error: 'no <article>'};
+  for (const d of article.querySelectorAll('details')) d.open = true;
+  for (const el of article.querySelectorAll('.toggle-hidden'))
+    el.classList.remove('toggle-hidden');
+  const right = article.getBoundingClientRect().right;
+  const over = el => el.scrollWidth > el.clientWidth + 1;
+  const where = el => {
+    const sec = el.closest('section');
+    const h = sec && sec.querySelector('h1,h2,h3,h4');
+    return h ? h.textContent.replace(/#$/, '').trim().slice(0, 50) : '';
+  };
+  const first = el => (el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 70);
+  const out = {math: [], pre: [], displays: 0, blocks: 0};
+  for (const box of article.querySelectorAll('mjx-container[display="true"]')) {
+    out.displays += 1;
+    const inner = box.querySelector('mjx-math') || box;
+    const width = Math.ceil(inner.getBoundingClientRect().width);
+    const parent = box.parentElement;
+    if (box.getBoundingClientRect().width === 0) continue;     // not displayed
+    if (width > box.clientWidth + 1 || over(box) || over(parent)
+        || inner.getBoundingClientRect().right > right + 1) {
+      const tex = parent.closest('.math') || parent;
+      const cls = [...parent.classList].join('.');
+      out.math.push({where: where(box), width, box: box.clientWidth, text: first(tex),
+                     parent: `${parent.tagName.toLowerCase()}.${cls}`});
+    }
+  }
+  for (const pre of article.querySelectorAll('pre')) {
+    if (pre.closest('.jupyter-widgets') || pre.getBoundingClientRect().width === 0)
+      continue;
+    out.blocks += 1;
+    if (over(pre)) {
+      const kind = pre.closest('.cell_output') ? 'output'
+                 : pre.closest('.cell_input') ? 'code cell' : 'code block';
+      const longest = Math.max(...pre.textContent.split('\\n').map(l => l.length));
+      out.pre.push({where: where(pre), kind, scroll: pre.scrollWidth,
+                    client: pre.clientWidth, longest, text: first(pre)});
+    }
+  }
+  return out;
+}
+"""
+
+
+@pytest.mark.parametrize("doc", DOCNAMES)
+def test_nothing_scrolls_sideways(watched_page, book_url, doc):
+    """At 1280 px wide no display equation is wider than its box (clipped or scrolling)
+    and no code block or cell output scrolls sideways. Lists each one with its section
+    and first characters; the counts per page are in the message."""
+    page, _ = watched_page
+    page.goto(book_url + f"{doc}.html", wait_until="load")
+    if page.locator("article .math").count():
+        wait_for_math(page)
+    found = page.evaluate(OVERFLOW_JS)
+    assert "error" not in found, f"{doc}: {found['error']}"
+    lines = [f"equation in {m['parent']} ({m['width']} px in a {m['box']} px box) "
+             f"[{m['where']}]: {m['text']!r}" for m in found["math"]]
+    lines += [f"{p['kind']} scrolls ({p['scroll']} px in {p['client']} px, longest "
+              f"line {p['longest']} characters) [{p['where']}]: {p['text']!r}"
+              for p in found["pre"]]
+    assert not lines, (
+        f"{doc}: {len(found['math'])} of {found['displays']} display equations too "
+        f"wide, {len(found['pre'])} of {found['blocks']} code blocks/outputs scroll "
+        f"sideways at 1280 px:\n" + "\n".join(lines))
+
+
+DARK_FIGURES_JS = """
+() => {
+  const lum = c => {                // relative luminance of an rgb()/rgba() colour
+    const [r, g, b, a] = c.match(/[\\d.]+/g).map(Number).concat([1]);
+    const f = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    return a === 0 ? 0 : 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const out = {theme: document.documentElement.dataset.theme, figures: 0, bad: []};
+  for (const img of document.querySelectorAll('article img')) {
+    if (img.closest('.jupyter-widgets')) continue;     // inside the widget's own card
+    out.figures += 1;
+    const cs = getComputedStyle(img);
+    const l = lum(cs.backgroundColor);
+    if (l < 0.8 || cs.filter !== 'none')
+      out.bad.push(`${img.getAttribute('src').slice(-40)}: background ` +
+                   `${cs.backgroundColor} (luminance ${l.toFixed(2)}), ` +
+                   `filter ${cs.filter}`);
+  }
+  return out;
+}
+"""
+
+
+def test_dark_mode_figures_sit_on_a_light_card(browser, book_url):
+    """In dark mode (the reader's system asks for it) every figure of every chapter is
+    shown at full brightness on a light card: matplotlib's white PNGs do not glare with
+    a hard edge and nnutils.diagram's dark ink on a transparent background stays
+    readable. Screenshot: artifacts/book_dark_figure.png. (Requests and errors are
+    checked per page by test_page_in_browser; here a page is left once styled.)"""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  color_scheme="dark", service_workers="block")
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/])"), lambda r: r.abort())
+    page = context.new_page()
+    problems, shot = [], False
+    for doc in [d for d in DOCNAMES if d.startswith("chapters/")]:
+        page.goto(book_url + f"{doc}.html", wait_until="domcontentloaded")
+        found = page.evaluate(DARK_FIGURES_JS)
+        assert found["theme"] == "dark", f"{doc}: not in dark mode: {found['theme']}"
+        assert found["figures"], f"{doc}: no figures"
+        problems += [f"{doc}: {b}" for b in found["bad"]]
+        if not shot and page.locator("article .cell_output img").count():
+            figure = page.locator("article .cell_output img").first
+            figure.scroll_into_view_if_needed()
+            figure.evaluate("img => img.decode()")
+            screenshot(page, "book_dark_figure")
+            shot = True
+    context.close()
+    assert not problems, ("figures not on a light card in dark mode:\n"
+                          + "\n".join(problems[:30]))
