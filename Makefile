@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PY     := .venv/bin/python
 STAMP  := .venv/.installed
 
-.PHONY: book pdf test release autograde grade feedback export clean-book
+.PHONY: book pdf test hub hub-deps hub-down release autograde grade feedback export clean-book
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -28,7 +28,25 @@ pdf: $(STAMP)
 WORKERS ?= 2
 test: $(STAMP)
 	bash tools/install_sysdeps.sh
+	$(MAKE) --no-print-directory hub-deps || echo "make: could not install hub/node_modules (npm); tests/test_hub.py will skip"
 	.venv/bin/python -m pytest -n $(WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
+
+# The course on JupyterHub on this machine, as root (hub/README.md): `make hub` creates the
+# accounts and the exchange (hub/setup.sh) and runs the hub on 127.0.0.1:8000 until Ctrl+C;
+# `make hub-down` removes what setup made. hub-deps: configurable-http-proxy from npm (lock file).
+HUB_DEPS := hub/node_modules/.installed
+$(HUB_DEPS): hub/package.json hub/package-lock.json
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $(HUB_DEPS)
+
+hub-deps: $(HUB_DEPS)
+
+hub: $(STAMP) $(HUB_DEPS)
+	bash hub/setup.sh
+	cd "$${NNHUB_STATE:-/srv/nn-course-hub}" && $(CURDIR)/.venv/bin/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
+
+hub-down:
+	bash hub/teardown.sh
 
 # Instructor steps (nbgrader, configured by nbgrader_config.py). A=assignment name, e.g. A=ch01_linear.
 release: $(STAMP)

@@ -2,12 +2,13 @@
 
 Two halves:
 
-* ``Value``: a scalar that records the graph it was computed by, and ``backward`` that applies
-  the chain rule to that graph in reverse topological order (after Karpathy's *micrograd*);
-  ``draw_graph`` draws the graph with every node's value and gradient (matplotlib only).
+* ``Value``: a scalar that records the graph it was computed by, and ``backward`` that
+  applies the chain rule to that graph in reverse topological order (after Karpathy's
+  *micrograd*); ``draw_graph`` draws the graph with every node's value and gradient
+  (matplotlib only).
 * Vectorised layers as CS231n-style pairs ``*_forward(...) -> (out, cache)`` and
-  ``*_backward(dout, cache) -> grads``, where every gradient has the shape of what it is the
-  gradient of, and the notes' sigmoid network built from them, whose
+  ``*_backward(dout, cache) -> grads``, where every gradient has the shape of what it is
+  the gradient of, and the notes' sigmoid network built from them, whose
   ``sigmoid_net_loss_and_grads(params, X, T)`` is what ``nnutils.loop.fit`` calls.
 
 Conventions as in nnutils/README.md: W is (n_out, n_in) like nn.Linear.weight, a layer
@@ -23,15 +24,16 @@ from nnutils.functions import sigmoid
 from nnutils.gradcheck import numerical_gradient
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # A scalar autograd engine
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 class Value:
     """A scalar that remembers which operation, on which inputs, produced it.
 
-    data: the number; grad: dL/d(this value), filled in by ``backward`` of some output L.
-    Every operation creates a new Value whose ``_backward`` knows the operation's *local*
-    gradient and adds (local gradient x upstream gradient) into the inputs' ``grad``.
+    data: the number; grad: dL/d(this value), filled in by ``backward`` of some output
+    L. Every operation creates a new Value whose ``_backward`` knows the operation's
+    *local* gradient and adds (local gradient x upstream gradient) into the inputs'
+    ``grad``.
     """
 
     def __init__(self, data, _children=(), _op="", label=""):
@@ -48,15 +50,17 @@ class Value:
 
     @staticmethod
     def _wrap(other):
-        """Numbers become constant leaves (label 'const') so they can appear in the graph."""
+        """Numbers become constant leaves (label 'const'), so they can appear in the
+        graph."""
         return other if isinstance(other, Value) else Value(other, label="const")
 
-    # --- binary gates --------------------------------------------------------------------
+    # --- binary gates -----------------------------------------------------------------
     def __add__(self, other):
         other = Value._wrap(other)
         out = Value(self.data + other.data, (self, other), "+")
 
-        def _backward():                      # add gate: distributes the gradient unchanged
+        # add gate: distributes the gradient unchanged
+        def _backward():
             self.grad += out.grad
             other.grad += out.grad
         out._backward = _backward
@@ -73,7 +77,7 @@ class Value:
         return out
 
     def max(self, other):
-        """max gate: the whole gradient goes to the larger input (to the first one on a tie)."""
+        """max gate: the whole gradient goes to the larger input (the first on ties)."""
         other = Value._wrap(other)
         out = Value(max(self.data, other.data), (self, other), "max")
 
@@ -85,13 +89,14 @@ class Value:
         out._backward = _backward
         return out
 
-    # --- unary gates ---------------------------------------------------------------------
+    # --- unary gates ------------------------------------------------------------------
     def __pow__(self, k):
         """x**k for a constant number k (drawn as the gate '1/x' when k == -1)."""
         assert isinstance(k, (int, float)), "only constant exponents"
         out = Value(self.data ** k, (self,), "1/x" if k == -1 else f"**{k:g}")
 
-        def _backward():                      # k x^(k-1); for k = 0 it is 0 (0.0 ** -1 would raise)
+        # k x^(k-1); for k = 0 it is 0 (0.0 ** -1 would raise)
+        def _backward():
             self.grad += (k * self.data ** (k - 1) if k != 0 else 0.0) * out.grad
         out._backward = _backward
         return out
@@ -104,7 +109,8 @@ class Value:
             e = math.inf
         out = Value(e, (self,), "exp")
 
-        def _backward():                      # d exp(x)/dx = exp(x), which is out itself
+        # d exp(x)/dx = exp(x), which is out itself
+        def _backward():
             self.grad += out.data * out.grad
         out._backward = _backward
         return out
@@ -119,7 +125,8 @@ class Value:
 
     def sigmoid(self):
         """The whole sigmoid as one gate: local gradient s(1 - s)."""
-        e = math.exp(-abs(self.data))         # exponent <= 0: never overflows (exp(710) would)
+        # exponent <= 0: never overflows (exp(710) would)
+        e = math.exp(-abs(self.data))
         s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)
         out = Value(s, (self,), "sigmoid")
 
@@ -145,7 +152,7 @@ class Value:
         out._backward = _backward
         return out
 
-    # --- everything else is built from the gates above -----------------------------------
+    # --- everything else is built from the gates above --------------------------------
     def __neg__(self):
         return self * -1
 
@@ -169,12 +176,13 @@ class Value:
             return self ** -1                 # 1/x is a gate of its own
         return Value._wrap(other) * self ** -1
 
-    # --- the chain rule over the whole graph ---------------------------------------------
+    # --- the chain rule over the whole graph ------------------------------------------
     def backward(self):
-        """Set d(self)/d(self) = 1 and push gradients to every node this value depends on.
+        """Set d(self)/d(self) = 1 and push gradients to every node this value
+        depends on.
 
-        Nodes are visited in reverse topological order, so a node's gradient is complete (all
-        paths through it summed) before it is passed on to its inputs.
+        Nodes are visited in reverse topological order, so a node's gradient is complete
+        (all paths through it summed) before it is passed on to its inputs.
         """
         order = topological_order(self)
         for v in order:
@@ -187,15 +195,16 @@ class Value:
 def topological_order(root):
     """Every node that ``root`` depends on, inputs before the nodes computed from them.
 
-    A depth-first search that appends a node once all its inputs are in; it keeps its own stack
-    of (node, inputs not yet visited) instead of recursing, so graphs deeper than Python's
-    recursion limit (about 1000 calls) work too.
+    A depth-first search that appends a node once all its inputs are in; it keeps its
+    own stack of (node, inputs not yet visited) instead of recursing, so graphs deeper
+    than Python's recursion limit (about 1000 calls) work too.
     """
     order, seen, stack = [], {id(root)}, [(root, iter(root._prev))]
     while stack:
         v, children = stack[-1]
         child = next(children, None)
-        if child is None:                     # every input of v is in order: v can follow
+        # every input of v is in order: v can follow
+        if child is None:
             stack.pop()
             order.append(v)
         elif id(child) not in seen:
@@ -207,10 +216,10 @@ def topological_order(root):
 def draw_graph(root, ax=None, hide_constants=True, fmt="{:.2f}"):
     """Draw the computational graph of ``root`` left to right with matplotlib.
 
-    Each box is a node: its gate (or label, for inputs) on top, its value in green and its
-    gradient in red, as in the CS231n circuit diagrams. With ``hide_constants`` the constant
-    leaves are folded into their gate's name ('*' with constant -1 is drawn as '*-1').
-    Returns the matplotlib Axes.
+    Each box is a node: its gate (or label, for inputs) on top, its value in green and
+    its gradient in red, as in the CS231n circuit diagrams. With ``hide_constants`` the
+    constant leaves are folded into their gate's name ('*' with constant -1 is drawn as
+    '*-1'). Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -228,7 +237,8 @@ def draw_graph(root, ax=None, hide_constants=True, fmt="{:.2f}"):
         gate = v._op + "".join(f"{c.data:g}" for c in consts)
         return f"{gate}  {v.label}" if v.label else gate
 
-    # columns: longest path from an input; rows: inputs in visiting order, gates at their mean
+    # columns: longest path from an input; rows: inputs in visiting order, gates at
+    # their mean
     col, row, next_row = {}, {}, [0.0]
     for v in nodes:                                   # topological: inputs come first
         ins = inputs(v)
@@ -244,10 +254,11 @@ def draw_graph(root, ax=None, hide_constants=True, fmt="{:.2f}"):
     for v in nodes:
         x, y = col[id(v)], -row[id(v)]
         for c in inputs(v):
-            ax.annotate("", xy=(x - 0.34, y), xytext=(col[id(c)] + 0.34, -row[id(c)]),
+            ax.annotate("", xy=(x - 0.42, y), xytext=(col[id(c)] + 0.42, -row[id(c)]),
                         arrowprops=dict(arrowstyle="->", color="0.5", lw=0.8))
-        ax.text(x, y + 0.16, name(v), ha="center", va="center", fontsize=8, fontweight="bold",
-                bbox=dict(boxstyle="round,pad=0.3", fc="white" if v._op else "0.92", ec="0.4"))
+        box = dict(boxstyle="round,pad=0.3", fc="white" if v._op else "0.92", ec="0.4")
+        ax.text(x, y + 0.16, name(v), ha="center", va="center", fontsize=8,
+                fontweight="bold", bbox=box)
         ax.text(x, y - 0.12, fmt.format(v.data), ha="center", va="center", fontsize=8,
                 color="tab:green")
         ax.text(x, y - 0.30, fmt.format(v.grad), ha="center", va="center", fontsize=8,
@@ -258,28 +269,34 @@ def draw_graph(root, ax=None, hide_constants=True, fmt="{:.2f}"):
     return ax
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Gates as functions of arrays (the patterns the scalar engine uses, vectorised)
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def add_backward(dout, x, y):
     """z = x + y: the add gate distributes, dx = dy = dout. All arrays of one shape."""
     return dout.copy(), dout.copy()
 
 
 def mul_backward(dout, x, y):
-    """z = x * y (elementwise): the multiply gate swaps, dx = y * dout, dy = x * dout."""
+    """z = x * y (elementwise): the multiply gate swaps.
+
+    dx = y * dout, dy = x * dout.
+    """
     return y * dout, x * dout
 
 
 def max_backward(dout, x, y):
-    """z = max(x, y) (elementwise): the max gate routes dout to the larger input (x on ties)."""
+    """z = max(x, y) (elementwise): the max gate routes dout to the larger input.
+
+    On ties it goes to x.
+    """
     x_wins = x >= y
     return np.where(x_wins, dout, 0.0), np.where(x_wins, 0.0, dout)
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Vectorised layers
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def affine_forward(X, W, b):
     """Fully connected layer Z = X @ W.T + b (PyTorch's nn.Linear convention).
 
@@ -305,7 +322,7 @@ def relu_forward(X):
 
 
 def relu_backward(dout, cache):
-    """ReLU lets the gradient through where its input was positive, blocks it elsewhere."""
+    """ReLU passes the gradient where its input was positive, blocks it elsewhere."""
     return dout * (cache > 0)
 
 
@@ -325,7 +342,8 @@ def sigmoid_backward(dout, cache):
 
 
 def half_sse_loss(out, target):
-    """The notes' loss L = sum((out - target)**2) / 2 and its gradient dL/dout = out - target.
+    """The notes' loss L = sum((out - target)**2) / 2 and its gradient dL/dout = out -
+    target.
 
     out, target: arrays of one shape (summed over everything, batch included).
     """
@@ -374,10 +392,11 @@ def sigmoid_net_loss_and_grads(params, X, T):
 
 
 def numerical_gradient_layer(f, X, dout, h=1e-5):
-    """Numerical gradient of a layer with upstream gradient ``dout``: d sum(f(X) * dout) / dX.
+    """Numerical gradient of a layer with upstream gradient ``dout``: d sum(f(X) * dout)
+    / dX.
 
     f: callable X -> output array (reads X, which is perturbed in place and restored);
-    X: float64 array; dout: array shaped like f(X). Returns an array shaped like X, to be
-    compared with the analytic ``*_backward`` result.
+    X: float64 array; dout: array shaped like f(X). Returns an array shaped like X, to
+    be compared with the analytic ``*_backward`` result.
     """
     return numerical_gradient(lambda: float(np.sum(f(X) * dout)), X, h)

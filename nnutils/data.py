@@ -19,7 +19,8 @@ def train_val_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=0):
     n = len(X)
     order = np.random.default_rng(seed).permutation(n)
     n_train = int(round(fractions[0] * n))
-    # with no test set the rounding leftover goes to validation, so a fraction of 0 gives 0 examples
+    # with no test set the rounding leftover goes to validation, so a fraction of 0
+    # gives 0 examples
     n_val = n - n_train if fractions[2] == 0 else int(round(fractions[1] * n))
     parts = np.split(order, [n_train, n_train + n_val])
     return tuple((X[p], y[p]) for p in parts)
@@ -70,6 +71,33 @@ def xor(n=200, noise=0.1, seed=0):
     corners = rng.integers(0, 2, size=(n, 2))
     X = corners + noise * rng.standard_normal((n, 2))
     y = corners[:, 0] ^ corners[:, 1]
+    return X, y
+
+
+def two_spirals(n_per_class=200, turns=3.0, noise=0.02, seed=0):
+    """Lang & Witbrock's two interleaved spirals in 2-D, a task where depth pays.
+
+    Class 0 is the Archimedean spiral r = t / (2 pi turns), (r cos t, r sin t) for angles
+    t in [0, 2 pi turns] (drawn so that the points are uniform along the area, t = 2 pi
+    turns sqrt(u) with u uniform); class 1 is class 0 turned by 180 degrees, (-x, -y).
+    Gaussian noise of std ``noise`` is added to every coordinate; |r| <= 1 before noise.
+
+    Returns X (2 * n_per_class, 2) and y (2 * n_per_class,) in {0, 1}, class 0 first.
+    """
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)):
+        raise TypeError(f"n_per_class must be an int, got {type(n_per_class).__name__}")
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be at least 1, got {n_per_class}")
+    if not turns > 0:
+        raise ValueError(f"turns must be positive, got {turns}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    rng = np.random.default_rng(seed)
+    t = 2 * np.pi * turns * np.sqrt(rng.uniform(0.0, 1.0, n_per_class))
+    r = t / (2 * np.pi * turns)
+    arm = np.c_[r * np.cos(t), r * np.sin(t)]
+    X = np.concatenate([arm, -arm]) + noise * rng.standard_normal((2 * n_per_class, 2))
+    y = np.repeat(np.array([0, 1]), n_per_class)
     return X, y
 
 

@@ -119,17 +119,19 @@ class Diagram:
 
     def cuboid(self, xy, w, h, depth, text=None, kind="data", fontsize=FONT,
                skew=(0.6, 0.45)):
-        """A 3-D looking block (a C x H x W volume): front face w x h, receding ``depth``.
+        """A 3-D looking block (a C x H x W volume): front face w x h, ``depth`` deep.
 
-        xy: the lower-left corner of the front face. The depth runs up and to the right along
-        ``skew`` (units per unit of depth), with the top and side faces a shade darker than the
-        front. Returns the front face's Node, with ``corners``: the eight corners, front face
-        first, in the order lower-left, lower-right, upper-right, upper-left.
+        xy: the lower-left corner of the front face. The depth runs up and to the right
+        along ``skew`` (units per unit of depth); the top and side faces are a shade
+        darker than the front. Returns the front face's Node, with ``corners``: the
+        eight corners, front face first, each face in the order lower-left,
+        lower-right, upper-right, upper-left.
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         if min(w, h) <= 0 or depth < 0:
-            raise ValueError(f"a cuboid needs w, h > 0 and depth >= 0, got {w}, {h}, {depth}")
+            raise ValueError("a cuboid needs w, h > 0 and depth >= 0, "
+                             f"got {w}, {h}, {depth}")
         x, y = xy
         dx, dy = depth * skew[0], depth * skew[1]
         front = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]

@@ -100,13 +100,13 @@ def fit_svm_two_class(X, y, reg):
     With classes 0 and 1 an example has one hinge term, max(0, 1 - t (v . x + c)), with
     t = +1 or -1 its class, v = W[1] - W[0] and c = b[1] - b[0]; R(W) >= |v|^2 / 2, with
     equality when W[0] = -W[1]. So the full loss is reg times the binary soft-margin SVM
-    |v|^2 / 2 + C sum(hinge), C = 1 / (reg N): a convex quadratic programme, solved here by
-    libsvm's SMO (scikit-learn's SVC with a linear kernel).
+    |v|^2 / 2 + C sum(hinge), C = 1 / (reg N): a convex quadratic programme, solved here
+    by libsvm's SMO (scikit-learn's SVC with a linear kernel).
     X: (N, D); y: (N,) labels in {0, 1}, both present; reg > 0 (at reg = 0 every W that
     meets all margins is a minimum).
     Returns W: (2, D), b: (2,) with W[0] = -W[1], b[0] = -b[1], and gap, the duality gap
-    computed from libsvm's dual solution: an upper bound on the full loss of (W, b) minus
-    the minimum of the full loss.
+    computed from libsvm's dual solution: an upper bound on the full loss of (W, b)
+    minus the minimum of the full loss.
     """
     from sklearn.svm import SVC
 
@@ -120,7 +120,8 @@ def fit_svm_two_class(X, y, reg):
     svc = SVC(kernel="linear", C=1.0 / (reg * len(X)), tol=1e-10).fit(X, t)
     v, c = svc.coef_[0], float(svc.intercept_[0])
     W, b = np.stack([-v / 2, v / 2]), np.array([-c / 2, c / 2])
-    alpha = np.abs(svc.dual_coef_[0])                 # dual variables of the support vectors
+    # dual variables of the support vectors
+    alpha = np.abs(svc.dual_coef_[0])
     dual = reg * (alpha.sum() - v @ v / 2)            # reg times the dual objective
     loss = full_loss(svm_loss(X @ W.T + b, y), W, reg)
     return W, b, max(loss - dual, 0.0)

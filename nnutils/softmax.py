@@ -11,7 +11,10 @@ from nnutils import functions as fn
 
 
 def softmax_naive(S):
-    """exp(S) / sum(exp(S)) along the last axis, exactly as written: overflows for large S."""
+    """exp(S) / sum(exp(S)) along the last axis, exactly as written.
+
+    It overflows for large S.
+    """
     E = np.exp(S)
     return E / E.sum(axis=-1, keepdims=True)
 

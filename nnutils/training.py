@@ -16,10 +16,10 @@ from nnutils.functions import (cross_entropy, cross_entropy_grad, mse, mse_grad,
 from nnutils.loop import check_config
 
 
-# ---------------------------------------------------------------------------------------------
-# Activation functions f(x) and their derivatives f'(x), elementwise on arrays of any shape
-# (the sigmoid and ReLU themselves are imported from nnutils.functions)
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
+# Activation functions f(x) and their derivatives f'(x), elementwise on arrays of
+# any shape (the sigmoid and ReLU themselves are imported from nnutils.functions)
+# --------------------------------------------------------------------------------------
 def sigmoid_grad(x):
     s = sigmoid(x)
     return s * (1.0 - s)
@@ -48,7 +48,10 @@ def leaky_relu_grad(x, alpha=0.01):
 
 
 def elu(x, alpha=1.0):
-    """x for x > 0, alpha * (e^x - 1) otherwise: smooth, and negative outputs down to -alpha."""
+    """x for x > 0, alpha * (e^x - 1) otherwise.
+
+    Smooth, with negative outputs down to -alpha.
+    """
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
 
 
@@ -57,7 +60,10 @@ def elu_grad(x, alpha=1.0):
 
 
 def swish(x, beta=1.0):
-    """x * sigmoid(beta x) (Ramachandran et al. 2017; with beta = 1 it is PyTorch's SiLU)."""
+    """x * sigmoid(beta x) (Ramachandran et al. 2017).
+
+    With beta = 1 it is PyTorch's SiLU.
+    """
     return x * sigmoid(beta * x)
 
 
@@ -85,7 +91,8 @@ def activation_pair(name):
 
 
 def maxout_forward(X, W, b):
-    """Maxout layer (Goodfellow et al. 2013): the maximum of K affine pieces per output unit.
+    """Maxout layer (Goodfellow et al. 2013): the maximum of K affine pieces per output
+    unit.
 
     X: (N, D); W: (K, M, D); b: (K, M). Returns out (N, M) and cache.
     out[n, m] = max_k (X[n] @ W[k, m] + b[k, m]).
@@ -96,21 +103,28 @@ def maxout_forward(X, W, b):
 
 
 def maxout_backward(dout, cache):
-    """dout (N, M) -> dX (N, D), dW (K, M, D), db (K, M): only the winning piece gets a gradient."""
+    """dout (N, M) -> dX (N, D), dW (K, M, D), db (K, M).
+
+    Only the winning piece gets a gradient.
+    """
     X, W, k = cache
-    winner = (np.arange(W.shape[0])[:, None, None] == k[None]).astype(float)   # (K, N, M)
+    # (K, N, M)
+    winner = (np.arange(W.shape[0])[:, None, None] == k[None]).astype(float)
     dZ = winner * dout[None]
-    return np.einsum("knm,kmd->nd", dZ, W), np.einsum("knm,nd->kmd", dZ, X), dZ.sum(axis=1)
+    dX = np.einsum("knm,kmd->nd", dZ, W)
+    dW = np.einsum("knm,nd->kmd", dZ, X)
+    return dX, dW, dZ.sum(axis=1)
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Preprocessing: statistics from the training set only, applied to every set
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def preprocess(X_train, *X_others, method="standardize", eps=1e-8):
     """Scale features column by column with statistics of ``X_train`` alone.
 
-    method: "center" (x - mean), "minmax" ((x - min) / (max - min), into [0, 1] on the training
-    set), or "standardize" ((x - mean) / std: mean 0, variance 1 on the training set).
+    method: "center" (x - mean), "minmax" ((x - min) / (max - min), into [0, 1] on the
+    training set), or "standardize" ((x - mean) / std: mean 0, variance 1 on the
+    training set).
     X_train: (N, D); X_others: further (N', D) arrays (validation, test).
     Returns a list [X_train', *X_others'] of scaled copies.
     """
@@ -128,9 +142,9 @@ def preprocess(X_train, *X_others, method="standardize", eps=1e-8):
     return [(X - shift) / scale for X in (X_train, *X_others)]
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Initialisation
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def init_weights(n_in, n_out, method="he", rng=None):
     """Random (n_out, n_in) weights from a zero-mean normal distribution with std
 
@@ -150,21 +164,26 @@ def init_weights(n_in, n_out, method="he", rng=None):
     return stds[method] * rng.standard_normal((n_out, n_in))
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Dropout
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def dropout_forward(X, p, train=True, rng=None):
-    """Inverted dropout with drop probability ``p`` (PyTorch's convention for nn.Dropout(p)).
+    """Inverted dropout with drop probability ``p`` (PyTorch's convention for
+    nn.Dropout(p)).
 
-    In training each entry is zeroed with probability p and the survivors are divided by 1 - p,
-    so the expected output equals X and nothing changes at test time (train=False: identity).
-    X: any shape. Returns (out, mask) with mask = 0 or 1/(1-p) per entry (None at test time).
+    In training each entry is zeroed with probability p and the survivors are divided by
+    1 - p, so the expected output equals X and nothing changes at test time
+    (train=False: identity).
+    X: any shape. Returns (out, mask) with mask = 0 or 1/(1-p) per entry (None at test
+    time).
     """
-    if not 0.0 <= p <= 1.0:                  # a probability: outside [0, 1] the mask is meaningless
+    # a probability: outside [0, 1] the mask is meaningless
+    if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
     if not train or p == 0.0:
         return X, None
-    if p == 1.0:                             # everything dropped (1/(1-p) would make 0/0 = NaN)
+    # everything dropped (1/(1-p) would make 0/0 = NaN)
+    if p == 1.0:
         mask = np.zeros(X.shape)
         return X * mask, mask
     rng = np.random.default_rng(rng)
@@ -177,9 +196,9 @@ def dropout_backward(dout, mask):
     return dout if mask is None else dout * mask
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Batch normalisation (Ioffe & Szegedy 2015), PyTorch's nn.BatchNorm1d / nn.BatchNorm2d
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def batchnorm_init(D):
     """gamma (D,) = 1, beta (D,) = 0 and the running pair (mean (D,) = 0, var (D,) = 1),
     as torch.nn.BatchNorm1d(D) starts."""
@@ -290,11 +309,14 @@ def spatial_batchnorm_backward(dout, cache):
     return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # A fully connected network of any depth
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def mlp_init(sizes, method="he", seed=0):
-    """Parameters [W1, b1, ..., WL, bL] for layer sizes [n0, ..., nL]; biases start at 0."""
+    """Parameters [W1, b1, ..., WL, bL] for layer sizes [n0, ..., nL].
+
+    Biases start at 0.
+    """
     rng = np.random.default_rng(seed)
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -303,13 +325,15 @@ def mlp_init(sizes, method="he", seed=0):
 
 
 def mlp_forward(X, params, activation="relu", dropout=0.0, train=False, rng=None):
-    """Forward pass: (affine -> activation -> dropout) for every hidden layer, affine at the end.
+    """Forward pass: (affine -> activation -> dropout) for every hidden layer, affine at
+    the end.
 
     X: (N, n0); params: [W1, b1, ...]. Returns the scores (N, nL) of the last layer (no
     activation) and the caches for ``mlp_backward``.
     """
     if not params or len(params) % 2:       # the loop below needs whole (W, b) pairs
-        raise ValueError(f"params must be [W1, b1, ..., WL, bL], L >= 1; got {len(params)} arrays")
+        raise ValueError("params must be [W1, b1, ..., WL, bL], L >= 1; "
+                         f"got {len(params)} arrays")
     f, _ = activation_pair(activation)
     n_layers = len(params) // 2
     caches, A = [], X
@@ -325,11 +349,15 @@ def mlp_forward(X, params, activation="relu", dropout=0.0, train=False, rng=None
 
 
 def mlp_backward(dscores, caches, activation="relu"):
-    """Backward pass of ``mlp_forward``: dscores (N, nL) -> grads [dW1, db1, ...] like params."""
+    """Backward pass of ``mlp_forward``.
+
+    dscores (N, nL) -> grads [dW1, db1, ...], shaped like params.
+    """
     _, f_grad = activation_pair(activation)
     grads, dA = [], dscores
     for A, W, Z, mask in reversed(caches):
-        if Z is not None:                                   # hidden layer: dropout, activation
+        # hidden layer: dropout, activation
+        if Z is not None:
             dA = dropout_backward(dA, mask) * f_grad(Z)
         grads = [dA.T @ A, dA.sum(axis=0)] + grads
         dA = dA @ W
@@ -338,23 +366,27 @@ def mlp_backward(dscores, caches, activation="relu"):
 
 def mlp_loss_and_grads(params, X, y, activation="relu", loss="softmax", reg=0.0,
                        dropout=0.0, rng=None):
-    """Loss of the network on (X, y) plus reg * (sum of squared weights), and its gradients.
+    """Loss of the network on (X, y) plus reg * (sum of squared weights), and its
+    gradients.
 
     loss: "softmax" (mean cross-entropy, y: (N,) labels) or "mse" (y: (N, nL) targets).
     dropout > 0 switches the network to training mode, with masks drawn from ``rng``.
     Returns (loss, grads) with grads shaped like params. For loop.fit, bind the options:
     ``lambda P, Xb, yb: mlp_loss_and_grads(P, Xb, yb, "tanh", dropout=0.5, rng=rng)``.
     """
-    if loss not in ("softmax", "mse"):      # otherwise a typo would silently train with MSE
+    # otherwise a typo would silently train with MSE
+    if loss not in ("softmax", "mse"):
         raise ValueError(f"loss must be 'softmax' or 'mse', got {loss!r}")
-    scores, caches = mlp_forward(X, params, activation, dropout, train=dropout > 0, rng=rng)
+    scores, caches = mlp_forward(X, params, activation, dropout, train=dropout > 0,
+                                 rng=rng)
     if loss == "softmax":
         data_loss = float(np.mean(cross_entropy(scores, y)))
         dscores = cross_entropy_grad(scores, y)
     else:
         data_loss, dscores = mse(scores, y), mse_grad(scores, y)
     grads = mlp_backward(dscores, caches, activation)
-    if reg == 0:                   # the same numbers, without the work (tiny nets, many steps)
+    # the same numbers, without the work (tiny nets, many steps)
+    if reg == 0:
         return data_loss, grads
     weights = params[::2]
     for i, W in enumerate(weights):
@@ -367,9 +399,9 @@ def mlp_predict(params, X, activation="relu"):
     return mlp_forward(X, params, activation)[0].argmax(axis=1)
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The same network with batch normalisation in every hidden layer
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def bn_mlp_init(sizes, method="he", seed=0):
     """Parameters [W1, gamma1, beta1, ..., W_{L-1}, gamma_{L-1}, beta_{L-1}, WL, bL] and
     the running statistics [(mean1, var1), ...], one pair per hidden layer.
@@ -445,25 +477,27 @@ def bn_mlp_predict(params, X, running, activation="relu"):
     return bn_mlp_forward(X, params, running, activation)[0].argmax(axis=1)
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Optimisers: update(w, dw, config) -> new w, with the optimiser's state kept in config
 # (plain SGD is nnutils.loop.sgd_update)
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 def momentum_update(w, dw, config):
     """SGD with momentum (PyTorch's form): v = mu * v + dw; w - lr * v.
 
-    The velocity v averages recent gradients, so steps grow along directions that stay consistent
-    and cancel along directions that flip sign.
+    The velocity v averages recent gradients, so steps grow along directions that stay
+    consistent and cancel along directions that flip sign.
     """
     check_config(config, ["lr", "momentum", "velocity"])
-    v = config.get("momentum", 0.9) * config.get("velocity", 0.0) + dw     # v starts at 0
+    # v starts at 0
+    v = config.get("momentum", 0.9) * config.get("velocity", 0.0) + dw
     config["velocity"] = v
     return w - config.get("lr", 1e-2) * v
 
 
 def adam_update(w, dw, config):
-    """Adam (Kingma & Ba 2015): momentum on the gradient (m) and per-weight step sizes from a
-    running mean of squared gradients (v), both corrected for their start at zero."""
+    """Adam (Kingma & Ba 2015): momentum on the gradient (m) and per-weight step sizes
+    from a running mean of squared gradients (v), both corrected for their start at
+    zero."""
     check_config(config, ["lr", "beta1", "beta2", "eps", "t", "m", "v"])
     b1, b2 = config.get("beta1", 0.9), config.get("beta2", 0.999)
     t = config.get("t", 0) + 1
@@ -471,5 +505,6 @@ def adam_update(w, dw, config):
     v = b2 * config.get("v", 0.0) + (1 - b2) * dw * dw
     config.update(t=t, m=m, v=v)
     m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
-    return w - config.get("lr", 1e-3) * m_hat / (np.sqrt(v_hat) + config.get("eps", 1e-8))
+    scaled = config.get("lr", 1e-3) * m_hat
+    return w - scaled / (np.sqrt(v_hat) + config.get("eps", 1e-8))
 

@@ -130,3 +130,34 @@ def test_translated_digits_canvas_8_is_load_digits():
 def test_translated_digits_refuses_bad_canvas(canvas, error):
     with pytest.raises(error, match="canvas"):
         data.translated_digits(canvas=canvas)
+
+
+# ---- two spirals ------------------------------------------------------------------
+
+def test_two_spirals_lie_on_their_archimedean_spirals():
+    """Checked in polar form (arctan2), not with the generator's own formula."""
+    turns = 2.5
+    X, y = data.two_spirals(n_per_class=500, turns=turns, noise=0.0, seed=1)
+    assert X.shape == (1000, 2) and y.shape == (1000,)
+    assert np.array_equal(y, np.repeat([0, 1], 500))
+    r = np.hypot(X[:, 0], X[:, 1])
+    assert r.max() <= 1.0 + 1e-12
+    phi = np.arctan2(X[:, 1], X[:, 0])
+    # on spiral k the angle is 2 pi turns r (+ pi for class 1), up to whole turns
+    expected = 2 * np.pi * turns * r + np.pi * y
+    wrapped = np.angle(np.exp(1j * (phi - expected)))
+    assert np.abs(wrapped).max() < 1e-9
+    assert np.allclose(X[500:], -X[:500]), "class 1 is class 0 turned by 180 degrees"
+    assert abs(np.mean(r[:500] ** 2) - 0.5) < 0.05, "uniform over the area: r^2 uniform"
+
+
+def test_two_spirals_noise_seed_and_bad_input():
+    clean, _ = data.two_spirals(n_per_class=2000, noise=0.0, seed=3)
+    noisy, _ = data.two_spirals(n_per_class=2000, noise=0.1, seed=3)
+    assert abs((noisy - clean).std() - 0.1) < 0.005
+    assert np.array_equal(data.two_spirals(seed=4)[0], data.two_spirals(seed=4)[0])
+    assert not np.array_equal(data.two_spirals(seed=4)[0], data.two_spirals(seed=5)[0])
+    for kw, error in [({"n_per_class": 0}, ValueError), ({"n_per_class": 2.0}, TypeError),
+                      ({"turns": 0}, ValueError), ({"noise": -1}, ValueError)]:
+        with pytest.raises(error, match=next(iter(kw))):
+            data.two_spirals(**kw)

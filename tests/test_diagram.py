@@ -49,7 +49,7 @@ def test_a_cuboid_has_three_faces_and_its_corners():
     assert front.corners[:4] == [(1, 1), (3, 1), (3, 2.5), (1, 2.5)]
     assert front.corners[6] == pytest.approx((3 + 2 * 0.6, 2.5 + 2 * 0.45))
     fills = [p.get_facecolor()[:3] for p in d.ax.patches[-3:]]
-    assert fills[0] > fills[1] > fills[2]                            # receding faces darker
+    assert fills[0] > fills[1] > fills[2]                 # receding faces darker
     assert [t.get_text() for t in d.ax.texts] == ["C x H x W"]
     with pytest.raises(ValueError, match="w, h > 0"):
         d.cuboid((0, 0), 0, 1, 1)
