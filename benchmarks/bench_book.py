@@ -18,8 +18,10 @@ BIN = Path(sys.executable).parent
 
 def build():
     t = time.perf_counter()
-    subprocess.run([str(BIN / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick", "--keep-going"],
-                   cwd=ROOT, check=True, capture_output=True)
+    done = subprocess.run([str(BIN / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick",
+                           "--keep-going"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"the book build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     return time.perf_counter() - t
 
 

@@ -3,7 +3,8 @@
 One module per chapter (``linear``, ``losses``, ``softmax``, ``backprop``, ``training``, ``cnn``,
 ``receptive_fields``, ``resnet``, ``lstm``, ``word2vec``, ``gan``) and a few shared ones, one
 concept each: ``functions`` (sigmoid, softmax, cross-entropy, parameter counts...), ``loop``
-(the one training loop), ``gradcheck``, ``data`` and ``plot``.
+(the one training loop), ``gradcheck``, ``data``, ``plot``, ``diagram`` (the book's
+diagram style) and ``parallel`` (independent runs side by side, one process per core).
 
 The house convention, stated once in nnutils/README.md: batch first; a dense layer's W is
 (n_out, n_in) like nn.Linear.weight and computes X @ W.T + b; recurrent weights are PyTorch's

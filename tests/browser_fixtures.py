@@ -16,6 +16,8 @@ import os
 import shutil
 import socket
 import threading
+import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,6 +71,21 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_server(url, proc, log_path, what, timeout=120):
+    """Poll `url` until it answers; fail the test with the log's tail if `proc` exits first
+    or `timeout` seconds pass (JupyterLab and JupyterHub take seconds to start)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                tail = Path(log_path).read_text(errors="replace")[-4000:]
+                pytest.fail(f"{what} did not start:\n{tail}")
+            time.sleep(0.5)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

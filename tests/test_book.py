@@ -69,6 +69,26 @@ def test_notes_cited_by_title_not_as_seeds():
         assert title in intro, f"the intro's table of notes lacks {title}"
 
 
+def test_code_cells_fit_the_page():
+    """Every code cell a reader sees (not removed by a tag) keeps its lines within 88
+    characters and its length within about 25 lines (27 allowed), so it reads on one
+    screen without sideways scrolling. The browser test measures the rendered page;
+    this names the cell in the source."""
+    import jupytext
+
+    long_lines, long_cells = [], []
+    for page in sorted((ROOT / "chapters").glob("*.md")):
+        for n, cell in enumerate(jupytext.read(page).cells):
+            tags = cell.metadata.get("tags", [])
+            if cell.cell_type != "code" or {"remove-cell", "remove-input"} & set(tags):
+                continue
+            lines = cell.source.splitlines()
+            long_lines += [f"{page.name} cell {n}: {line!r}" for line in lines if len(line) > 88]
+            if len(lines) > 27:
+                long_cells.append(f"{page.name} cell {n}: {len(lines)} lines: {lines[0]!r}")
+    assert not long_lines, "code lines over 88 characters:\n" + "\n".join(long_lines)
+    assert not long_cells, "code cells over 27 lines:\n" + "\n".join(long_cells)
+
 
 def chapter_docs():
     return [f for f in toc_files() if f.startswith("chapters/")]

@@ -394,19 +394,21 @@ def test_navigation_walks_the_toc(watched_page, book_url):
     """From the first page, 'next' reaches every page in table-of-contents order, 'previous' goes back,
     and the sidebar links to every page."""
     page, watch = watched_page
-    page.goto(book_url + f"{DOCNAMES[0]}.html")
+    # Each page is left only when the network is idle: clicking on while MathJax still
+    # fetches its fonts would abort those requests (net::ERR_ABORTED), which is not a fault.
+    page.goto(book_url + f"{DOCNAMES[0]}.html", wait_until="networkidle")
     sidebar = {page.evaluate("(h) => new URL(h, location.href).pathname", a.get_attribute("href"))
                for a in page.locator("nav.bd-docs-nav a.reference.internal").all()}
     assert {f"/{d}.html" for d in DOCNAMES[1:]} <= sidebar, f"sidebar: {sorted(sidebar)}"
     visited = [DOCNAMES[0]]
     while page.locator("a.right-next").count():
         page.locator("a.right-next").click()
-        page.wait_for_load_state("load")
+        page.wait_for_load_state("networkidle")
         visited.append(urlsplit(page.url).path.lstrip("/").removesuffix(".html"))
         assert len(visited) <= len(DOCNAMES), f"'next' does not stop: {visited}"
     assert visited == DOCNAMES, "'next' order differs from _toc.yml"
     page.locator("a.left-prev").click()
-    page.wait_for_load_state("load")
+    page.wait_for_load_state("networkidle")
     assert page.url.endswith(f"{DOCNAMES[-2]}.html")
     screenshot(page, "book_navigation")
     assert not watch.problems(), watch.problems()
@@ -418,7 +420,7 @@ def test_search_finds_a_chapter(watched_page, book_url):
     terms = chapter_key_terms()
     last = [d for d in DOCNAMES if d.startswith("chapters/")][-1]
     term = next(en for (en, _), d in terms.items() if d == last)
-    page.goto(book_url + f"{DOCNAMES[0]}.html")
+    page.goto(book_url + f"{DOCNAMES[0]}.html", wait_until="networkidle")  # see above
     page.keyboard.press("Control+k")
     box = page.locator("#pst-search-dialog input[name='q']")
     box.wait_for(state="visible")

@@ -18,12 +18,12 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 
 import nbformat
 import pytest
 
-from browser_fixtures import browser, free_port, screenshot, watch_context  # noqa: F401 (fixture)
+from browser_fixtures import (browser, free_port, screenshot, wait_for_server,  # noqa: F401
+                              watch_context)
 from course import BIN, ROOT, make_course, nbgrader, solution_sources, submit
 
 NAME = "ch01_linear"
@@ -81,16 +81,8 @@ def lab(tmp_path_factory):
     proc = subprocess.Popen(cmd, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (base / "jupyterlab.log").read_text()[-3000:])
-                time.sleep(0.5)
+        wait_for_server(f"{url}api/status?token={token}", proc, base / "jupyterlab.log",
+                        "JupyterLab", timeout=90)
         yield Lab(url, token, course)
     finally:
         proc.terminate()

@@ -34,13 +34,13 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from browser_fixtures import ARTIFACTS, browser, free_port, watch_context  # noqa: F401
+from browser_fixtures import (ARTIFACTS, browser, free_port, wait_for_server,  # noqa: F401
+                              watch_context)
 from course import ROOT, solution_sources
 
 NAME = "ch01_linear"
@@ -191,17 +191,8 @@ def hub():
         proc = subprocess.Popen(cmd, cwd=state, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{ports['NNHUB_PORT']}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/hub/api", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    log.flush()
-                    tail = (state / "jupyterhub.log").read_text()[-4000:]
-                    pytest.fail(f"JupyterHub did not start:\n{tail}")
-                time.sleep(0.5)
+        log.flush()
+        wait_for_server(f"{url}/hub/api", proc, state / "jupyterhub.log", "JupyterHub")
         yield Hub(url, state)
     finally:
         if proc is not None:

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from course import ROOT
 
-SHARED = {"functions", "loop", "gradcheck", "data", "plot", "diagram"}
+SHARED = {"functions", "loop", "gradcheck", "data", "plot", "diagram", "parallel"}
 PKG = ROOT / "nnutils"
 
 
