@@ -55,4 +55,5 @@ def starmap(fn, calls, processes=None):
     _warm_up()
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
                              initializer=_one_thread) as pool:
-        return list(pool.map(fn, *zip(*calls)))
+        futures = [pool.submit(fn, *args) for args in calls]
+        return [f.result() for f in futures]

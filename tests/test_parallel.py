@@ -35,6 +35,15 @@ def pid_and_threads(_):
     return os.getpid(), torch.get_num_threads()
 
 
+def no_arguments():
+    return 7
+
+
+def test_calls_without_arguments_and_no_calls():
+    assert parallel.starmap(no_arguments, [(), ()], processes=2) == [7, 7]
+    assert parallel.starmap(no_arguments, [], processes=2) == []
+
+
 def test_runs_in_worker_processes_with_one_thread_each():
     out = parallel.starmap(pid_and_threads, [(i,) for i in range(6)], processes=2)
     pids = {pid for pid, _ in out}
