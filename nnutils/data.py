@@ -1,7 +1,7 @@
 """Data sets that need no network (shared).
 
-Real data: scikit-learn's bundled handwritten digits (1797 images of 8x8 pixels, 10 classes;
-UCI ML repository, shipped inside scikit-learn), centred (load_digits) or each
+Real data: scikit-learn's bundled handwritten digits (1797 images of 8x8 pixels, 10
+classes; UCI ML repository, shipped inside scikit-learn), centred (load_digits) or each
 moved to a random place on a larger blank canvas (translated_digits). Toy data:
 generated from a seed.
 """
@@ -29,8 +29,9 @@ def train_val_test_split(X, y, fractions=(0.6, 0.2, 0.2), seed=0):
 def load_digits(seed=0, fractions=(0.6, 0.2, 0.2), scale=True):
     """scikit-learn's 8x8 digits as flat vectors, split 6:2:2.
 
-    Returns ((X_train, y_train), (X_val, y_val), (X_test, y_test)) with X of shape (N, 64),
-    pixel values scaled from 0..16 to 0..1 when ``scale`` is true, and y of shape (N,) in 0..9.
+    Returns ((X_train, y_train), (X_val, y_val), (X_test, y_test)) with X of shape
+    (N, 64), pixel values scaled from 0..16 to 0..1 when ``scale`` is true, and y of
+    shape (N,) in 0..9.
     """
     from sklearn.datasets import load_digits as _load
 
@@ -45,7 +46,8 @@ def blobs(n_per_class=50, centers=((-2, -2), (2, 2), (-2, 2)), std=0.8, seed=0):
     """Gaussian blobs in 2-D: X (n_per_class*K, 2), y (n_per_class*K,) in 0..K-1."""
     rng = np.random.default_rng(seed)
     centers = np.asarray(centers, float)
-    X = np.concatenate([c + std * rng.standard_normal((n_per_class, 2)) for c in centers])
+    X = np.concatenate([c + std * rng.standard_normal((n_per_class, 2))
+                        for c in centers])
     y = np.repeat(np.arange(len(centers)), n_per_class)
     return X, y
 
@@ -59,14 +61,15 @@ def spiral(n_per_class=100, n_classes=3, noise=0.2, seed=0):
     X, y = [], []
     for k in range(n_classes):
         r = np.linspace(0.0, 1.0, n_per_class)
-        t = np.linspace(k * 4, (k + 1) * 4, n_per_class) + noise * rng.standard_normal(n_per_class)
+        t = (np.linspace(k * 4, (k + 1) * 4, n_per_class)
+             + noise * rng.standard_normal(n_per_class))
         X.append(np.c_[r * np.sin(t), r * np.cos(t)])
         y.append(np.full(n_per_class, k))
     return np.concatenate(X), np.concatenate(y)
 
 
 def xor(n=200, noise=0.1, seed=0):
-    """Noisy XOR in 2-D: X (n, 2) around the four corners of the unit square, y (n,) in {0, 1}."""
+    """Noisy XOR in 2-D: X (n, 2) around the unit square's corners, y (n,) in {0, 1}."""
     rng = np.random.default_rng(seed)
     corners = rng.integers(0, 2, size=(n, 2))
     X = corners + noise * rng.standard_normal((n, 2))
@@ -77,9 +80,10 @@ def xor(n=200, noise=0.1, seed=0):
 def two_spirals(n_per_class=200, turns=3.0, noise=0.02, seed=0):
     """Lang & Witbrock's two interleaved spirals in 2-D, a task where depth pays.
 
-    Class 0 is the Archimedean spiral r = t / (2 pi turns), (r cos t, r sin t) for angles
-    t in [0, 2 pi turns] (drawn so that the points are uniform along the area, t = 2 pi
-    turns sqrt(u) with u uniform); class 1 is class 0 turned by 180 degrees, (-x, -y).
+    Class 0 is the Archimedean spiral r = t / (2 pi turns), (r cos t, r sin t) for
+    angles t in [0, 2 pi turns] (drawn so that the points are uniform along the area,
+    t = 2 pi turns sqrt(u) with u uniform); class 1 is class 0 turned by 180 degrees,
+    (-x, -y).
     Gaussian noise of std ``noise`` is added to every coordinate; |r| <= 1 before noise.
 
     Returns X (2 * n_per_class, 2) and y (2 * n_per_class,) in {0, 1}, class 0 first.

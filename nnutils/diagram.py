@@ -1,11 +1,13 @@
-"""Diagrams for the book in one visual style: boxes, circles, arrows and labels (matplotlib).
+"""Diagrams for the book in one visual style: boxes, circles, arrows, labels.
 
-Every architecture drawing in the chapters (a neuron, a network, a residual unit, an LSTM cell, ...)
-is made with :class:`Diagram`, so they share fonts, colours, line widths and arrow heads, and stay
-readable in the book's light and dark modes (transparent background, dark text on light fills).
+Every architecture drawing in the chapters (a neuron, a network, a residual unit, an
+LSTM cell, ...) is made with :class:`Diagram` (matplotlib), so they share fonts,
+colours, line widths and arrow heads, and stay readable in the book's light and dark
+modes (transparent background, dark text on light fills).
 
-Coordinates are in "diagram units": a Diagram of width 10 is drawn 10 units wide, and one unit is
-``scale`` inches on the page (default 0.68 in, so width 10 fills the 6.8 in text column).
+Coordinates are in "diagram units": a Diagram of width 10 is drawn 10 units wide, and
+one unit is ``scale`` inches on the page (default 0.68 in: width 10 fills the 6.8 in
+column).
 
     d = Diagram(10, 3)
     x = d.box((1, 1.5), "x", kind="data")
@@ -32,13 +34,14 @@ LINE = 1.4
 
 
 class Node:
-    """A drawn box or circle: its centre and half sizes, so arrows can meet its border."""
+    """A drawn box or circle: its centre and half sizes, so arrows meet its border."""
 
     def __init__(self, x, y, half_w, half_h, round_=False):
-        self.x, self.y, self.half_w, self.half_h, self.round = x, y, half_w, half_h, round_
+        self.x, self.y, self.half_w, self.half_h = x, y, half_w, half_h
+        self.round = round_
 
     def border_towards(self, x, y):
-        """The point on the border where a line from the centre towards (x, y) leaves."""
+        """The point where a line from the centre towards (x, y) leaves the border."""
         dx, dy = x - self.x, y - self.y
         if dx == 0 and dy == 0:
             return self.x, self.y
@@ -51,11 +54,12 @@ class Node:
 
 
 class Diagram:
-    """A blank canvas ``width`` x ``height`` units; add nodes and arrows, then use ``figure``."""
+    """A blank canvas ``width`` x ``height`` units; add nodes and arrows, then show
+    ``figure``."""
 
     def __init__(self, width, height, scale=0.68):
         self.figure, self.ax = plt.subplots(figsize=(width * scale, height * scale))
-        self.figure.patch.set_alpha(0)                     # transparent: dark mode shows through
+        self.figure.patch.set_alpha(0)           # transparent: dark mode shows through
         self.figure.subplots_adjust(0, 0, 1, 1)
         self.ax.set_xlim(0, width)
         self.ax.set_ylim(0, height)
@@ -74,29 +78,32 @@ class Diagram:
         return Node(x, y, w / 2, h / 2)
 
     def circle(self, xy, text="", r=0.35, kind="op", fontsize=FONT):
-        """A circle centred at xy (a neuron, or an element-wise op such as "+" or "×")."""
+        """A circle centred at xy (a neuron, or an element-wise op: "+", "×")."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         self.ax.add_patch(Circle(xy, r, fc=KINDS[kind], ec=INK, lw=LINE))
         self.ax.text(*xy, text, ha="center", va="center", fontsize=fontsize, color=INK)
         return Node(xy[0], xy[1], r, r, round_=True)
 
-    def arrow(self, a, b, text=None, dashed=False, bend=0.0, offset=(0, 0.18), fontsize=FONT - 1):
+    def arrow(self, a, b, text=None, dashed=False, bend=0.0, offset=(0, 0.18),
+              fontsize=FONT - 1):
         """An arrow from node (or point) a to node (or point) b, with an optional label.
 
-        bend: curvature (0 straight; +-0.3 a gentle arc). offset: where the label sits, from the
-        arrow's midpoint, in units.
+        bend: curvature (0 straight; +-0.3 a gentle arc). offset: where the label sits,
+        from the arrow's midpoint, in units.
         """
         ax_, ay = (a.x, a.y) if isinstance(a, Node) else a
         bx, by = (b.x, b.y) if isinstance(b, Node) else b
         start = a.border_towards(bx, by) if isinstance(a, Node) else (ax_, ay)
         end = b.border_towards(ax_, ay) if isinstance(b, Node) else (bx, by)
-        self.ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14,
-                                          connectionstyle=f"arc3,rad={bend}", color=INK, lw=LINE,
-                                          linestyle="--" if dashed else "-"))
+        self.ax.add_patch(FancyArrowPatch(
+            start, end, arrowstyle="-|>", mutation_scale=14, color=INK, lw=LINE,
+            connectionstyle=f"arc3,rad={bend}", linestyle="--" if dashed else "-"))
         if text:
-            mx, my = (start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1]
-            self.ax.text(mx, my, text, ha="center", va="bottom", fontsize=fontsize, color=INK)
+            mx = (start[0] + end[0]) / 2 + offset[0]
+            my = (start[1] + end[1]) / 2 + offset[1]
+            self.ax.text(mx, my, text, ha="center", va="bottom", fontsize=fontsize,
+                         color=INK)
 
     def line(self, points, dashed=False):
         """A polyline without a head (a wire that an arrow then continues)."""
@@ -109,11 +116,12 @@ class Diagram:
         self.ax.text(*xy, text, ha=ha, va=va, fontsize=fontsize, **kw)
 
     def group(self, xy, w, h, text=None):
-        """A dashed frame around a group of nodes (a block, a cell), with its name on top."""
+        """A dashed frame around a group of nodes (a block, a cell), its name on top."""
         x, y = xy
         self.ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
                                          boxstyle="round,pad=0,rounding_size=0.2",
-                                         fc="none", ec="#777777", lw=1.0, linestyle="--"))
+                                         fc="none", ec="#777777", lw=1.0,
+                                         linestyle="--"))
         if text:
             self.label((x, y + h / 2 + 0.22), text, fontsize=FONT - 1, color="#555555")
 

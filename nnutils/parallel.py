@@ -1,11 +1,12 @@
 """Independent training runs side by side, one process per core.
 
-Several chapters train small networks that do not depend on each other (three seeds, three
-depths, five unit variants). `starmap(fn, calls)` returns `[fn(*args) for args in calls]`,
-in order, computed by forked worker processes with one torch thread each. Every run seeds
-its own generators, so the results are the loop's, bit for bit (tests/test_parallel.py);
-only the wall time shrinks, to about 1/processes. Forking keeps functions defined in a
-notebook usable (nothing is re-imported); where fork is unavailable the loop runs here.
+Several chapters train small networks that do not depend on each other (three seeds,
+three depths, five unit variants). `starmap(fn, calls)` returns
+`[fn(*args) for args in calls]`, in order, computed by forked worker processes with one
+torch thread each. Every run seeds its own generators, so the results are the loop's,
+bit for bit (tests/test_parallel.py); only the wall time shrinks, to about 1/processes.
+Forking keeps functions defined in a notebook usable (nothing is re-imported); where
+fork is unavailable the loop runs here.
 """
 import multiprocessing
 import os
@@ -28,7 +29,8 @@ def _one_thread():
 
 def _warm_up():
     """Pay torch's one-time cost here, before forking: the first optimiser step of a
-    process imports machinery that takes about 2 s, which every fresh worker would pay."""
+    process imports machinery that takes about 2 s, which every fresh worker would
+    pay."""
     w = torch.zeros(1, requires_grad=True)
     w.sum().backward()
     torch.optim.SGD([w], lr=0.0, momentum=0.9).step()

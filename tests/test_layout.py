@@ -62,3 +62,11 @@ def test_each_function_is_defined_once_in_the_package():
                 where[node.name].append(name)
     twice = {f: m for f, m in where.items() if len(m) > 1}
     assert not twice, f"defined in more than one module: {twice}"
+
+
+def test_nnutils_lines_fit_the_book():
+    """The book shows nnutils code by literalinclude: every line within 88 characters."""
+    long = [f"nnutils/{p.name}:{n}: {len(line)} characters"
+            for p in sorted(PKG.glob("*.py"))
+            for n, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 88]
+    assert not long, "lines over 88 characters:\n" + "\n".join(long)
