@@ -19,6 +19,7 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook, which reads the marks to group
 def pytest_collection_modifyitems(config, items):
     """Work units for `pytest -n 2 --dist loadgroup` (the Makefile's test target).
 
