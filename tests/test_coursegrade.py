@@ -23,7 +23,9 @@ from coursegrade.batch import Options, autograde
 from coursegrade.sandbox import bwrap_works
 from coursegrade.worker import hidden_test_lines
 
-FAST = dict(workers=2, cell_timeout=4, notebook_timeout=90, progress=False)
+# Short cell timeouts keep the loop cases quick; the notebook budget is generous, because
+# under `make test` the other xdist worker may be building the book on the same 2 cores.
+FAST = dict(workers=2, cell_timeout=4, notebook_timeout=300, progress=False)
 BWRAP = bwrap_works()
 
 
@@ -178,7 +180,7 @@ def test_feedback_pages_are_inert(graded):
 def test_outputs_are_capped_in_bytes(graded):
     course, results, _ = graded
     nb = course / "autograded" / "print_flood" / NAME / f"{NAME}.ipynb"
-    assert nb.stat().st_size < 4 * 2**20, "200 MiB of output must not reach the autograded notebook"
+    assert nb.stat().st_size < 4 * 2**20, "48 MiB of output must not reach the autograded notebook"
     assert any(p["kind"] == "output" and "dropped" in p["detail"] for p in results["print_flood"]["problems"])
 
 
@@ -224,7 +226,8 @@ def test_fallback_sandbox_still_defeats_tampering(tmp_path):
     assert rows["correct"]["score"] == 8 and rows["correct"]["sandbox"].startswith("rlimit")
     assert rows["patch_allclose"]["score"] == 5
     assert rows["dynamic_import"]["score"] == 5
-    assert rows["loop_in_solution"]["score"] == 5 and "timeout" in kinds(rows["loop_in_solution"])
+    assert rows["loop_in_solution"]["score"] == 5, rows["loop_in_solution"]
+    assert "timeout" in kinds(rows["loop_in_solution"]), rows["loop_in_solution"]
 
 
 def test_postgres_gradebook_local_and_dask(tmp_path):

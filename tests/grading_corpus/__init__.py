@@ -225,7 +225,7 @@ LIVE_MARKDOWN = '<script>document.title = "PWNED-MD"</script><img src="y" onerro
 
 PRINT_FLOOD = '''import sys
 chunk = "x" * 2**20
-for _ in range(200):                  # 200 MiB without a newline
+for _ in range(48):                   # 48 MiB without a newline (the cap: 1 MiB a cell)
     sys.stdout.write(chunk)
 '''
 
