@@ -19,6 +19,9 @@ from filelock import FileLock
 ROOT = Path(__file__).resolve().parents[1]
 
 
+BOOK_MODULES = ("test_book", "test_browser_book")   # the tests that use `built_book`
+
+
 @pytest.hookimpl(tryfirst=True)   # before xdist's own hook, which reads the marks to group
 def pytest_collection_modifyitems(config, items):
     """Work units for `pytest -n 2 --dist loadgroup` (the Makefile's test target).
@@ -26,12 +29,16 @@ def pytest_collection_modifyitems(config, items):
     Each test module is one group, so its module-scoped fixtures (a graded corpus, a running
     JupyterLab) are built once, on one worker; the two files that grade every assignment are
     split per assignment instead, since each assignment's course is graded independently.
+    The modules that need the built book share one group: split over two workers, one would
+    sit idle for minutes waiting for the other's build.
     """
     for item in items:
         module = Path(str(item.fspath)).stem
         name = getattr(getattr(item, "callspec", None), "params", {}).get("name")
         per_assignment = module in ("test_assignments", "test_coursegrade_assignments")
         group = f"{module}-{name}" if per_assignment and name else module
+        if module in BOOK_MODULES:    # one worker builds the book and tests it; none waits
+            group = "book"
         item.add_marker(pytest.mark.xdist_group(group))
 
 

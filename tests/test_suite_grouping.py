@@ -11,3 +11,13 @@ def test_tests_of_a_module_form_one_xdist_group(request):
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("runs only under pytest-xdist --dist loadgroup (make test)")
     assert request.node.nodeid.endswith("@test_suite_grouping"), request.node.nodeid
+
+
+def test_the_book_tests_form_one_group(request):
+    from conftest import BOOK_MODULES
+
+    tests = [i for i in request.session.items if i.module.__name__ in BOOK_MODULES]
+    if not tests:
+        pytest.skip("no test of the book is selected in this run")
+    groups = {m.args[0] for i in tests for m in i.iter_markers("xdist_group")}
+    assert groups == {"book"}, groups
