@@ -11,6 +11,7 @@ except ImportError:
 
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -42,6 +43,20 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+def build_failure(output):
+    """What a failed book build says about its cause, at the end, where CI's excerpt of a
+    report is: Sphinx ends its output with a long traceback of its own, after the cell."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output)                    # no colour codes
+    warnings = [line for line in text.splitlines() if "WARNING:" in line or "ERROR:" in line]
+    cells = {}      # each failing cell once (Sphinx repeats it), up to its error
+    for m in re.finditer(r"An error occurred while executing the following cell", text):
+        excerpt = text[m.start():m.start() + 3000].split("[mystnb.exec]")[0]
+        cells.setdefault(excerpt.split("\n------------------\n\n")[0], excerpt)
+    return "\n".join(["book build failed; the end of its output:", text[-2000:],
+                      *[f"--- a failing cell ---\n{c}" for c in list(cells.values())[:3]],
+                      "--- warnings and errors ---", *warnings[:40]])
+
+
 @pytest.fixture(scope="session")
 def built_book():
     """Build the whole book strictly (same command as `make book`) once per session.
@@ -66,8 +81,7 @@ def built_book():
                  "--keep-going"],
                 cwd=book_root, capture_output=True, text=True,
                 env=dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}"))
-            assert proc.returncode == 0, (
-                f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+            assert proc.returncode == 0, build_failure(proc.stdout + proc.stderr)
             done.touch()
     assert (html / "index.html").exists()
     return html

@@ -56,6 +56,21 @@ def test_notes_numbers_reproduced(built_book):
             assert number in text, f"{page} does not show {number}"
 
 
+def test_a_failed_build_reports_its_cause_last():
+    """CI shows the end of a report: the failing cell and its error must be there, not only
+    Sphinx's own traceback (a CPU-dependent assert once failed CI with no cause shown)."""
+    from conftest import build_failure
+    output = ("\x1b[91m/x/ch06.md: WARNING: Executing notebook failed: CellExecutionError\n"
+              "An error occurred while executing the following cell:\n------------------\n"
+              "assert 0.515 <= mean\n------------------\nAssertionError: \n\n [mystnb.exec]\n"
+              + "sphinx traceback line\n" * 2000 + "RuntimeError: There was an error")
+    report = build_failure(output)
+    tail = report[-600:]
+    assert "assert 0.515 <= mean" in tail and "AssertionError" in tail, tail
+    assert tail.rstrip().endswith("WARNING: Executing notebook failed: CellExecutionError")
+    assert "\x1b[" not in report and len(report) < 8000
+
+
 def test_notes_cited_by_title_not_as_seeds():
     """The notes are cited by their titles; "seed" means a random seed on the same pages."""
     pages = [ROOT / "intro.md", *sorted((ROOT / "chapters").glob("*.md"))]
