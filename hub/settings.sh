@@ -12,6 +12,7 @@ INSTRUCTOR=${NNHUB_INSTRUCTOR:-nn-instructor}
 STUDENTS=${NNHUB_STUDENTS:-nn-student1 nn-student2}
 COURSE_ID=nn-course          # = c.CourseDirectory.course_id in ../nbgrader_config.py
 ASSIGNMENTS=${NNHUB_ASSIGNMENTS:-}   # solutions/ folders to copy (default: all)
+ROSTER=${NNHUB_ROSTER:-}             # class roster CSV for the gradebook (default: demo names)
 # Written into the GECOS field of every account setup.sh creates; teardown.sh removes
 # only those.
 MARK="nn-course hub account (hub/setup.sh)"

@@ -10,7 +10,7 @@
 #   - the instructor's course folder ~/nn-course (0700: solutions and gradebook stay
 #     private), a copy of the course's nbgrader_config.py and solutions/, and the
 #     instructor's ~/.jupyter/nbgrader_config.py pointing nbgrader at it (nbgrader's
-#     "one class, one grader");
+#     "one class, one grader"), and the class roster imported into its gradebook;
 #   - a check that every account can run the course's Python and import nbgrader.
 #     Where the interpreter sits under a folder the accounts cannot enter (this repo's
 #     CI keeps pyenv in /root, 0700), the course group gets traverse-only (--x) ACL
@@ -119,6 +119,26 @@ c.Exchange.root = "$EXCHANGE"
 CONFIG
 chown -R "$INSTRUCTOR:$INSTRUCTOR" "$COURSE" "$IHOME/.jupyter"
 chmod 0700 "$COURSE"
+
+# --- the class roster in the gradebook ------------------------------------------------
+# nbgrader names students from its gradebook (the formgrader's Manage Students, the LMS
+# exports); a student it first meets at grading time has no name ("None, None"). A real
+# course imports the school's roster: NNHUB_ROSTER=/path/to/roster.csv with the columns
+# nbgrader's `db student import` reads (id, first_name, last_name, email). Without one, the
+# demo accounts are entered as "Demo, <account>"; importing again updates, never duplicates.
+if [ -z "$ROSTER" ]; then
+  ROSTER=$COURSE/roster.csv
+  { echo "id,first_name,last_name,email"
+    for user in $STUDENTS; do
+      tail=${user##*-}
+      echo "$user,${tail^},Demo,"
+    done; } > "$ROSTER"
+  chown "$INSTRUCTOR:$INSTRUCTOR" "$ROSTER"
+fi
+[ -r "$ROSTER" ] || die "NNHUB_ROSTER=$ROSTER cannot be read"
+(cd "$COURSE" && runuser -u "$INSTRUCTOR" -- env -i HOME="$IHOME" PATH="$VENV/bin:/usr/bin:/bin" \
+   "$VENV/bin/nbgrader" db student import "$ROSTER" >/dev/null) ||
+  die "nbgrader could not import the roster $ROSTER"
 
 # --- what jupyterhub_config.py needs --------------------------------------------------
 "$PY" - "$STATE/hub.json" <<JSON

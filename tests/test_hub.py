@@ -422,6 +422,8 @@ def test_course_on_jupyterhub(hub, browser):
     for student in STUDENTS:
         row_text = frame.locator("tr", has_text=student).inner_text()
         assert re.search(rf"\b{expect[student]:g} / {total:g}\b", row_text), row_text
+        name = f"Demo, {student.split('-')[-1].capitalize()}"    # the roster setup.sh imports
+        assert name in row_text, row_text
     step("feedback released")
 
     # 4. each student fetches the feedback: their score, no hidden test
