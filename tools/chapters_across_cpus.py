@@ -56,6 +56,9 @@ def main():
     os.environ.update(CAPS[args.isa])      # the kernels inherit it
     names = args.chapters or sorted(p.stem for p in (ROOT / "chapters").glob("ch*.md"))
     paths = [ROOT / "chapters" / f"{n}.md" for n in names]
+    missing = [n for n, p in zip(names, paths) if not p.exists()]
+    if missing:
+        parser.error(f"no chapter {', '.join(missing)} in chapters/")
     out_dir = ROOT / "_build" / "across_cpus" / args.isa
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
