@@ -42,3 +42,12 @@ def test_an_unknown_chapter_is_a_clear_error():
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "chapters_across_cpus.py"),
                            "ch99_nothing"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "ch99_nothing" in proc.stderr, proc.stderr[-500:]
+
+
+def test_a_failure_names_the_line_that_raised():
+    traceback = ["\x1b[31m-----\x1b[39m",
+                 "Cell In[19], line 6\n      5 assert a\n\x1b[32m----> 6\x1b[39m assert b < 0.7\n"
+                 "      7 assert c",
+                 "AssertionError: "]
+    assert across.failing_line(traceback) == "----> 6 assert b < 0.7"
+    assert across.failing_line(["NameError: x"]) == "NameError: x"

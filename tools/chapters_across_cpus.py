@@ -15,6 +15,7 @@ experiment or a claim about one. The outputs land in _build/across_cpus/<isa>/.
 """
 import argparse
 import os
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -42,10 +43,17 @@ def execute(path, out_dir):
     NotebookClient(nb, timeout=600, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nbformat.write(nb, out_dir / f"{path.stem}.ipynb")
-    errors = [(i, f"{o.ename}: {o.evalue}"[:300], cell.source.splitlines()[-1][:120])
+    errors = [(i, f"{o.ename}: {o.evalue}"[:300], failing_line(o.traceback))
               for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
               for o in cell.get("outputs", []) if o.output_type == "error"]
     return path.stem, errors
+
+
+def failing_line(traceback):
+    """The source line IPython marks with an arrow in the cell's traceback."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", part) for t in traceback for part in t.splitlines()]
+    marked = [line for line in lines if line.lstrip().startswith("---->")]
+    return (marked[-1] if marked else lines[-1] if lines else "").strip()[:160]
 
 
 def main():
@@ -67,7 +75,7 @@ def main():
             print(f"{name}: {'ok' if not errors else f'{len(errors)} failing cell(s)'}",
                   flush=True)
             for i, error, last in errors:
-                print(f"    cell {i}: {error}\n        last line: {last}", flush=True)
+                print(f"    cell {i}: {error}\n        at: {last}", flush=True)
             failed += bool(errors)
     print(f"--isa {args.isa}: {failed} of {len(paths)} chapters failed")
     return 1 if failed else 0
