@@ -172,8 +172,22 @@ def watched_page(browser):
 
 
 def screenshot(page, name, full_page=False):
-    """Save artifacts/<name>.png (artifacts/ is gitignored; look at these after a run)."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    """Save artifacts/<name>.png (artifacts/ is gitignored; look at these after a run).
+
+    `name` may hold a folder ("hub/step"). Where several pages share a browser, the page is
+    brought to the front first, and Chromium's "Unable to capture screenshot", which it gave
+    once in CI for a page in the background while another was loading, is retried twice.
+    """
+    from playwright.sync_api import Error
+
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):
+        page.bring_to_front()
+        try:
+            page.screenshot(path=str(path), full_page=full_page)
+            return path
+        except Error as e:
+            if "Unable to capture screenshot" not in str(e) or attempt == 2:
+                raise
+            page.wait_for_timeout(1000)

@@ -39,8 +39,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser_fixtures import (ARTIFACTS, browser, free_port, wait_for_server,  # noqa: F401
-                              watch_context)
+from browser_fixtures import (ARTIFACTS, browser, free_port, screenshot,  # noqa: F401
+                              wait_for_server, watch_context)
 from course import ROOT, solution_sources
 
 NAME = "ch01_linear"
@@ -98,8 +98,7 @@ def grade_ids(path):
 
 
 def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    screenshot(page, f"hub/{name}")
 
 
 def home(user):
